@@ -1,0 +1,69 @@
+"""What every root script shares: logging to stderr, seeding, and error → exit 2."""
+
+import argparse
+import logging
+import os
+import random
+import sys
+
+import numpy as np
+
+from .errors import ClimeError
+
+log = logging.getLogger("clime")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults in --help and keeps the description's line breaks."""
+
+
+def make_parser(description, **kwargs):
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, **kwargs)
+    return parser
+
+
+def add_common(parser, seed=True):
+    """Add --seed, --quiet and --verbose to a parser."""
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="random seed (results are deterministic for a fixed seed)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr, no progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def setup_logging(quiet=False, verbose=False):
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def seed_everything(seed):
+    """Seed Python's, numpy's and (if imported) torch's generators."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def run(main, argv=None):
+    """Call ``main(argv)``; a ClimeError becomes one line on stderr and exit status 2."""
+    try:
+        code = main(argv)
+    except ClimeError as err:
+        logging.getLogger("clime").error("error: %s", err)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def progress_disabled():
+    """True when progress bars should be hidden (--quiet, or TQDM_DISABLE set)."""
+    return os.environ.get("TQDM_DISABLE", "") not in ("", "0")
