@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The whole CLIME pipeline on the committed English -> French example.
+#   bash run_example.sh                 everything, ending with a simulated-annotator before/after table
+#   bash run_example.sh --prepare-ui    only what the annotation app needs (ui_data/example)
+# Environment: RUNS (classifier runs per training, default 3), SEED (default 0).
+set -euo pipefail
+source "$(dirname "$0")/scripts/setup_env.sh"
+PREPARE_ONLY=0
+[ "${1:-}" = "--prepare-ui" ] && PREPARE_ONLY=1
+RUNS="${RUNS:-3}"
+SEED="${SEED:-0}"
+W=work/example
+mkdir -p "$W"
+py() { "$VPY" "$@"; }
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "1. binarize the example vectors"
+py binarize.py data/eng.vec.gz embeds/en
+py binarize.py data/fra.vec.gz embeds/fr
+
+if [ "$PREPARE_ONLY" = 0 ]; then
+    step "1b. re-fit the alignment on the 200 seed pairs and measure word translation"
+    py align.py --src-emb embeds/en --tgt-emb embeds/fr --dict data/dict.seed.tsv \
+        --eval-dict data/dict.test.tsv --out-src "$W/en_al" --out-tgt "$W/fr_al" --results "$W/align.json"
+fi
+
+step "2. train the CNN on English labels, test on French ($RUNS runs)"
+py train.py --src-emb embeds/en --tgt-emb embeds/fr --train data/en.json --test data/fr.json \
+    --dev data/fr_dev.json --type cnn --runs "$RUNS" --seed "$SEED" \
+    --output "$W/model.pt" --results "$W/results_before.json"
+
+step "3. rank the keywords"
+py rank_words.py "$W/model.pt" --train data/en.json --output "$W/word_rank.txt"
+head -n 10 "$W/word_rank.txt" >&2
+
+step "4. prepare the annotation task 'example'"
+py preprocess_ui.py --src-emb embeds/en --tgt-emb embeds/fr -k 5 --task example \
+    --rank "$W/word_rank.txt" --max 50 --src-doc data/en.json --tgt-doc data/fr_unlabeled.json \
+    --src-lang ENGLISH --tgt-lang FRENCH --categories data/categories.txt
+if [ "$PREPARE_ONLY" = 1 ]; then
+    echo "prepared ui_data/example (start the app with: bash run_ui.sh example)" >&2
+    exit 0
+fi
+
+step "5. a simulated annotator judges the 50 keywords (the web app: bash run_ui.sh)"
+py simulate.py --task example --oracle dict --dict data/dict.oracle.tsv --seed "$SEED" \
+    --out feedbacks/example_sim_dict.csv
+
+step "6. refine the embeddings from the feedback and retrain"
+py update.py --feedback feedbacks/example_sim_dict.csv --src-emb embeds/en --tgt-emb embeds/fr \
+    --out-src embeds/en_new --out-tgt embeds/fr_new --seed-dict data/dict.seed.tsv --seed "$SEED"
+py train.py --src-emb embeds/en_new --tgt-emb embeds/fr_new --train data/en.json --test data/fr.json \
+    --dev data/fr_dev.json --type cnn --runs "$RUNS" --seed "$SEED" --results "$W/results_after.json"
+
+step "summary"
+py - "$W/results_before.json" "$W/results_after.json" <<'PY'
+import json, sys
+b, a = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"{'':24}{'accuracy':>18}{'macro-F1':>18}")
+for name, r in (("before (200 seed pairs)", b), ("after CLIME feedback", a)):
+    print(f"{name:24}{100*r['accuracy_mean']:>11.1f} ± {100*r['accuracy_std']:<4.1f}"
+          f"{100*r['macro_f1_mean']:>11.1f} ± {100*r['macro_f1_std']:<4.1f}")
+PY
+cat >&2 <<MSG
+
+Outputs:
+  embeddings           embeds/en, embeds/fr (refined: embeds/en_new, embeds/fr_new)
+  alignment check      $W/align.json
+  classifier, results  $W/model.pt, $W/results_before.json, $W/results_after.json
+  keywords             $W/word_rank.txt
+  annotation task      ui_data/example/   (annotate it yourself: bash run_ui.sh example)
+  simulated feedback   feedbacks/example_sim_dict.csv
+MSG
