@@ -64,3 +64,90 @@ def read_dictionary(path, src_index=None, tgt_index=None):
         return pairs
     ids = [(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index]
     return ids, len(pairs) - len(ids)
+
+
+def _index_pairs(src, tgt, pairs):
+    """Word pairs (or (i, j) row pairs) -> in-vocabulary (i, j) rows, in order, no repeats."""
+    out, seen = [], set()
+    for s, t in pairs:
+        if isinstance(s, str):
+            i, j = src.index.get(s), tgt.index.get(t)
+            if i is None or j is None:
+                continue
+        else:
+            i, j = int(s), int(t)
+        if (i, j) not in seen:
+            seen.add((i, j))
+            out.append((i, j))
+    return out
+
+
+def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10, chunk=4096):
+    """Word-translation precision@1 from ``src`` words into ``tgt`` words.
+
+    ``pairs``: (source word, target word) pairs (or (row, row) pairs); pairs with
+    a word outside the vocabularies are ignored.  A source word counts as
+    correct when its top-1 target (cosine for "nn", CSLS with ``csls_k`` for
+    "csls", penalties over the full vocabularies) is any of its gold
+    translations.  Returns ``(p_at_1, n_queries)``; (0.0, 0) when no pair is usable.
+    """
+    from .neighbors import mean_topk_sim, topk
+
+    if method not in ("nn", "csls"):
+        raise ValueError(f"unknown method {method!r} (nn or csls)")
+    gold = {}
+    for i, j in _index_pairs(src, tgt, pairs):
+        gold.setdefault(i, set()).add(j)
+    if not gold:
+        return 0.0, 0
+    queries = sorted(gold)
+    Q = np.asarray(src.vectors[queries], dtype=np.float32)
+    if method == "nn":
+        idx, _ = topk(Q, tgt.vectors, 1, method="cosine", chunk=chunk, device=device)
+    else:
+        base_pen = mean_topk_sim(tgt.vectors, src.vectors, csls_k, chunk=chunk, device=device)
+        query_pen = mean_topk_sim(Q, tgt.vectors, csls_k, chunk=chunk, device=device)
+        idx, _ = topk(Q, tgt.vectors, 1, method="csls", csls_k=csls_k, base_penalty=base_pen,
+                      query_penalty=query_pen, chunk=chunk, device=device)
+    hits = sum(int(idx[r, 0]) in gold[i] for r, i in enumerate(queries))
+    return hits / len(queries), len(queries)
+
+
+def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
+    """Read a dictionary file and keep its in-vocabulary (i, j) pairs (deduplicated).
+
+    Refuses (ClimeError) when fewer than ``min_pairs`` pairs are usable, saying
+    how many were found.
+    """
+    words = read_dictionary(path)
+    ids = _index_pairs(src, tgt, words)
+    if len(ids) < max(min_pairs, 1):
+        raise ClimeError(f"only {len(ids)} of the {len(words)} {what} pairs have both words in the vocabularies "
+                         f"(at least {max(min_pairs, 1)} needed; see --min-pairs)", path)
+    return ids, len(words)
+
+
+def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
+    """Fit an orthogonal map on the (i, j) ``pairs`` and apply it.
+
+    direction "tgt2src" maps the target space onto the source space (the source
+    comes back unchanged); "src2tgt" the reverse.  With ``iter_norm`` > 0 both
+    spaces are first iteratively normalised (unit rows + centred columns,
+    ``iter_norm`` rounds), so both change.  Returns ``(S, T, W)`` float32 arrays
+    (W float64, applied to the moved side).
+    """
+    if direction not in ("tgt2src", "src2tgt"):
+        raise ValueError(f"unknown direction {direction!r}")
+    S = np.asarray(src_vectors, dtype=np.float32)
+    T = np.asarray(tgt_vectors, dtype=np.float32)
+    if iter_norm > 0:
+        S, T = iterative_normalize(S, iter_norm), iterative_normalize(T, iter_norm)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    Xs, Xt = S[pairs[:, 0]], T[pairs[:, 1]]
+    if direction == "tgt2src":
+        W = fit_orthogonal(Xt, Xs)
+        T = (T @ W.astype(np.float32)).astype(np.float32)
+    else:
+        W = fit_orthogonal(Xs, Xt)
+        S = (S @ W.astype(np.float32)).astype(np.float32)
+    return S, T, W

@@ -1,6 +1,7 @@
 """What every root script shares: logging to stderr, seeding, and error → exit 2."""
 
 import argparse
+import contextlib
 import logging
 import os
 import random
@@ -58,6 +59,16 @@ def run(main, argv=None):
         code = main(argv)
     except ClimeError as err:
         logging.getLogger("clime").error("error: %s", err)
+        sys.exit(2)
+    except BrokenPipeError:
+        # output piped into e.g. `head`: stop quietly
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        sys.exit(1)
+    except OSError as err:
+        # a file we could not read or write (permissions, disk full): one line, no traceback
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        logging.getLogger("clime").error("error: %s%s", where, err.strerror or err)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

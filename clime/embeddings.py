@@ -12,7 +12,8 @@ is read as well.
 import gzip
 import json
 import logging
-import warnings
+import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from .fileio import atomic_dir, atomic_open
 log = logging.getLogger(__name__)
 
 NORMALIZATIONS = ("center-unit", "unit", "none")
-_CHUNK_LINES = 8192
 
 
 @dataclass
@@ -61,6 +61,15 @@ class Embeddings:
 
 # ---------------------------------------------------------------- text files
 
+_BLOCK_BYTES = 4 << 20  # bytes read at a time; a chunk of lines is parsed in one numpy call
+_NUMERIC_CHARS = b"0123456789+-.eE "
+
+
+def _bar_off(progress):
+    """tqdm's ``disable``: off when not wanted; None = only on a terminal."""
+    return True if not progress else None
+
+
 def _open_binary(path):
     path = Path(path)
     if not path.exists():
@@ -88,13 +97,42 @@ def _parse_header(first):
     return None
 
 
-class _Parser:
-    """Collects rows chunk by chunk into a preallocated (or growing) matrix."""
+def _iter_line_chunks(fh, first_lineno):
+    """Yield (lines, lineno of lines[0]) from big reads; lines are bytes without b"\\n"."""
+    lineno = first_lineno
+    tail = b""
+    while True:
+        block = fh.read(_BLOCK_BYTES)
+        if not block:
+            if tail:
+                yield [tail], lineno
+            return
+        block = tail + block
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            tail = block
+            continue
+        tail = block[cut + 1:]
+        lines = block[:cut].split(b"\n")
+        del block
+        yield lines, lineno
+        lineno += len(lines)
 
-    def __init__(self, path, dim, count, max_words, lower, skip_bad):
+
+class _Parser:
+    """Collects rows chunk by chunk into one growing float32 matrix.
+
+    The matrix grows and shrinks with ``ndarray.resize`` (realloc, which for big
+    buffers remaps pages instead of copying), so the peak stays near one matrix.
+    """
+
+    def __init__(self, path, dim, count, max_words, lower, skip_bad, header_dim=False, size_hint=None):
         self.path, self.dim, self.max_words = path, dim, max_words
-        self.lower, self.skip_bad = lower, skip_bad
+        self.lower, self.skip_bad, self.header_dim = lower, skip_bad, header_dim
         cap = count if count is not None else 65536
+        if size_hint:
+            cap = min(cap, size_hint // (2 * dim) + 1)  # every value takes at least 2 bytes
+        cap = min(cap, 1 << 20)  # never trust a header with a giant allocation up front
         if max_words is not None:
             cap = min(cap, max_words)
         self.E = np.empty((max(cap, 1), dim), dtype=np.float32)
@@ -103,6 +141,7 @@ class _Parser:
         self.duplicates = 0
         self.bad = 0
         self.first_bad = None
+        self.rows = 0  # well-formed data lines seen (for the header check)
 
     def full(self):
         return self.max_words is not None and self.n >= self.max_words
@@ -110,9 +149,12 @@ class _Parser:
     def _reserve(self, extra):
         need = self.n + extra
         if need > self.E.shape[0]:
-            grown = np.empty((max(need, 2 * self.E.shape[0]), self.dim), dtype=np.float32)
-            grown[: self.n] = self.E[: self.n]
-            self.E = grown
+            self.E.resize((max(need, 2 * self.E.shape[0]), self.dim), refcheck=False)
+
+    def finish(self):
+        if self.E.shape[0] != self.n:
+            self.E.resize((self.n, self.dim), refcheck=False)
+        return self.E
 
     def _bad(self, lineno, message):
         if not self.skip_bad:
@@ -121,69 +163,108 @@ class _Parser:
         if self.first_bad is None:
             self.first_bad = f"line {lineno}: {message}"
 
+    def _expected(self):
+        return f"{self.dim} values after the word" + (" (as the header says)" if self.header_dim else "")
+
     def add_chunk(self, lines, first_lineno):
-        """lines: raw byte lines (no header)."""
-        words, rests, linenos = [], [], []
+        """lines: raw byte lines without their b"\\n" (the header excluded)."""
+        words, rests, offs = [], [], []
+        structural = False
+        want_spaces = self.dim - 1
         for off, raw in enumerate(lines):
-            lineno = first_lineno + off
-            raw = raw.rstrip(b"\r\n").rstrip(b" \t")
+            raw = raw.rstrip()  # CR of CRLF files, trailing spaces
             if not raw:
                 continue  # blank lines (e.g. at the end) are ignored
-            sp = raw.find(b" ")
-            if sp <= 0:
-                self._bad(lineno, f"expected a word and {self.dim} values, found {'no values' if sp < 0 else 'an empty word'}")
-                continue
-            words.append(raw[:sp])
-            rests.append(raw[sp + 1:])
-            linenos.append(lineno)
+            w, sep, rest = raw.partition(b" ")
+            if not w or not sep or rest.count(b" ") != want_spaces:
+                structural = True
+            words.append(w)
+            rests.append(rest)
+            offs.append(off)
         if not words:
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            flat = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
-        if flat.size == len(rests) * self.dim and _all_numeric(rests):
-            vals = flat.reshape(len(rests), self.dim)
-            ok = None
-        else:
-            vals, ok = self._parse_slowly(rests, linenos)
-        self._reserve(len(words))
-        for j, (wb, lineno) in enumerate(zip(words, linenos)):
-            if ok is not None and not ok[j]:
-                continue
-            if self.full():
+        vals = None
+        if not structural:
+            vals = _parse_fast(rests, self.dim)
+        if vals is None:
+            words, vals, offs = self._parse_slowly(words, rests, offs, first_lineno)
+            if not words:
                 return
-            w = _decode(wb, self.path, lineno)
-            if self.lower:
-                w = w.lower()
-            if w in self.seen:
+        del rests
+        self.rows += len(words)
+        try:
+            strs = b"\n".join(words).decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            strs = [_decode(wb, self.path, first_lineno + off) for wb, off in zip(words, offs)]
+        if self.lower:
+            strs = [w.lower() for w in strs]
+        keep = []
+        seen, out = self.seen, self.words
+        room = None if self.max_words is None else self.max_words - self.n
+        for j, w in enumerate(strs):
+            if w in seen:
                 self.duplicates += 1
                 continue
-            self.seen.add(w)
-            self.words.append(w)
-            self.E[self.n] = vals[j]
-            self.n += 1
+            if room is not None and len(keep) >= room:
+                break
+            seen.add(w)
+            out.append(w)
+            keep.append(j)
+        if not keep:
+            return
+        self._reserve(len(keep))
+        if len(keep) == len(strs):
+            self.E[self.n:self.n + len(keep)] = vals
+        else:
+            self.E[self.n:self.n + len(keep)] = vals[np.asarray(keep)]
+        self.n += len(keep)
 
-    def _parse_slowly(self, rests, linenos):
-        """Per-line parse, used only for a chunk that holds a bad line."""
+    def _parse_slowly(self, words, rests, offs, first_lineno):
+        """Line by line, for a chunk that holds an unusual or bad line: exact messages."""
+        ok_words, ok_offs = [], []
         vals = np.zeros((len(rests), self.dim), dtype=np.float32)
-        ok = np.ones(len(rests), dtype=bool)
-        for j, (rest, lineno) in enumerate(zip(rests, linenos)):
+        for wb, rest, off in zip(words, rests, offs):
+            lineno = first_lineno + off
+            if not wb:
+                self._bad(lineno, "line starts with a space (empty word)")
+                continue
             parts = rest.split()
             if len(parts) != self.dim:
-                ok[j] = False
-                self._bad(lineno, f"expected {self.dim} values after the word, found {len(parts)}")
+                self._bad(lineno, f"expected {self._expected()}, found {len(parts)}")
                 continue
             try:
-                vals[j] = [float(p) for p in parts]
+                row = [float(p) for p in parts]
             except ValueError:
-                ok[j] = False
                 bad = next(p for p in parts if not _is_number(p))
-                self._bad(lineno, f"value {bad.decode('utf-8', 'replace')!r} is not a number")
+                try:
+                    shown = bad.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._bad(lineno, "invalid UTF-8 in a value")
+                    continue
+                self._bad(lineno, f"value {shown!r} is not a number")
                 continue
-            if not np.all(np.isfinite(vals[j])):
-                ok[j] = False
-                self._bad(lineno, "value is not finite (nan or inf)")
-        return vals, ok
+            if not all(math.isfinite(x) for x in row):
+                self._bad(lineno, "a value is not finite (nan or inf)")
+                continue
+            vals[len(ok_words)] = row
+            ok_words.append(wb)
+            ok_offs.append(off)
+        return ok_words, vals[: len(ok_words)], ok_offs
+
+
+def _parse_fast(rests, dim):
+    """All values of a chunk in one C-level parse, or None when anything is unusual
+    (then the chunk is parsed line by line, which finds and names the bad line)."""
+    if b" ".join(rests).translate(None, _NUMERIC_CHARS):
+        return None  # letters (nan, inf, words), tabs, non-ASCII: let the slow path judge
+    try:
+        vals = np.loadtxt(rests, dtype=np.float32, delimiter=" ", comments=None, quotechar=None,
+                          encoding="latin1", ndmin=2)
+    except ValueError:
+        return None
+    if vals.shape != (len(rests), dim) or not np.isfinite(vals).all():
+        return None
+    return vals
 
 
 def _is_number(tok):
@@ -192,17 +273,6 @@ def _is_number(tok):
         return True
     except ValueError:
         return False
-
-
-_NUMERIC = frozenset(b"0123456789+-.eE \t")
-
-
-def _all_numeric(rests):
-    """np.fromstring accepts 'nan'/'inf' and hex; insist on plain decimal numbers."""
-    for r in rests:
-        if not _NUMERIC.issuperset(r):
-            return False
-    return True
 
 
 def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True):
@@ -217,6 +287,7 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True):
     if name.endswith(".bin"):
         return _read_bin(path, max_words, lower, progress)
     fh = _open_binary(path)
+    plain_size = None if isinstance(fh, gzip.GzipFile) else path.stat().st_size
     try:
         with fh:
             try:
@@ -230,140 +301,204 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True):
                 count, dim = header
                 if dim <= 0:
                     raise ClimeError(f"header says dimension {dim}", path, 1)
-                lines, lineno0 = [], 2
             else:
                 count = None
                 dim = len(first.split()) - 1
                 if dim < 1:
                     raise ClimeError("expected a 'count dim' header or a word followed by values", path, 1)
-                lines, lineno0 = [first], 1
-            parser = _Parser(path, dim, count, max_words, lower, skip_bad)
-            total = count if count is not None else None
+            parser = _Parser(path, dim, count, max_words, lower, skip_bad, header_dim=header is not None,
+                             size_hint=plain_size)
+            if header is None:
+                parser.add_chunk([first], 1)
+            total = count
             if max_words is not None and total is not None:
                 total = min(total, max_words)
-            bar = tqdm(total=total, unit=" words", desc=f"reading {path.name}", disable=not progress,
+            bar = tqdm(total=total, unit=" words", desc=f"reading {path.name}", disable=_bar_off(progress),
                        leave=False, mininterval=0.5)
-            lineno = lineno0
+            lineno = 2
             try:
-                while not parser.full():
-                    while len(lines) < _CHUNK_LINES:
-                        raw = fh.readline()
-                        if not raw:
-                            break
-                        lines.append(raw)
-                    if not lines:
+                for lines, lineno in _iter_line_chunks(fh, 2):
+                    if parser.full():
                         break
                     before = parser.n
                     parser.add_chunk(lines, lineno)
                     bar.update(parser.n - before)
-                    lineno += len(lines)
-                    lines = []
-            except (OSError, EOFError) as err:
-                raise ClimeError(f"cannot read, file is damaged ({err})", path, lineno) from None
+            except (OSError, EOFError, zlib.error) as err:
+                raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
             finally:
                 bar.close()
     except gzip.BadGzipFile as err:
         raise ClimeError(f"not a valid gzip file ({err})", path) from None
     if parser.n == 0:
         raise ClimeError("no vectors found" + (f" (first bad {parser.first_bad})" if parser.bad else ""), path)
-    if header is not None and max_words is None and not skip_bad:
-        body_rows = parser.n + parser.duplicates
-        if body_rows != count:
-            raise ClimeError(f"header says {count} words but the file holds {body_rows}", path, 1)
+    if header is not None and max_words is None and parser.rows + parser.bad != count:
+        raise ClimeError(f"header says {count} words but the file holds {parser.rows + parser.bad}", path, 1)
     if parser.duplicates:
         log.warning("%s: %d duplicate word(s) dropped (the first occurrence wins)", path, parser.duplicates)
     if parser.bad:
         log.warning("%s: %d bad line(s) skipped (first: %s)", path, parser.bad, parser.first_bad)
-    E = parser.E[: parser.n]
-    if parser.E.shape[0] > 1.2 * parser.n:
-        E = E.copy()  # give back the unused tail of an over-sized buffer
+    E = parser.finish()
     info = {"duplicates": parser.duplicates, "skipped": parser.bad, "header": header}
     return parser.words, E, info
 
 
 def _read_bin(path, max_words, lower, progress):
+    """word2vec binary: a ``count dim`` text header, then per word ``word<space>`` and
+    ``dim`` little-endian float32 (an optional newline before the next word)."""
     fh = _open_binary(path)
     with fh:
         first = fh.readline()
+        if not first.strip():
+            raise ClimeError("empty file", path, 1)
         header = _parse_header(first.decode("ascii", "replace"))
         if header is None:
             raise ClimeError("word2vec binary file needs a 'count dim' header", path, 1)
         count, dim = header
+        if dim <= 0:
+            raise ClimeError(f"header says dimension {dim}", path, 1)
         n = count if max_words is None else min(count, max_words)
-        E = np.empty((n, dim), dtype=np.float32)
+        E = np.empty((min(n, 1 << 20), dim), dtype=np.float32)
         words, seen, dups = [], set(), 0
         row = 0
-        for i in tqdm(range(count), disable=not progress, leave=False, desc=f"reading {path.name}"):
-            if row >= n:
-                break
-            wb = bytearray()
-            while True:
-                c = fh.read(1)
-                if not c:
-                    raise ClimeError(f"file ends inside entry {i + 1} of {count}", path)
-                if c == b" ":
+        nbytes = 4 * dim
+        buf, pos = b"", 0
+
+        def fill(need):
+            nonlocal buf, pos
+            if len(buf) - pos < need:
+                buf = buf[pos:] + fh.read(max(need, _BLOCK_BYTES))
+                pos = 0
+            return len(buf) - pos >= need
+
+        try:
+            for i in tqdm(range(count), disable=_bar_off(progress), leave=False, desc=f"reading {path.name}"):
+                if row >= n:
                     break
-                if c != b"\n":
-                    wb += c
-            buf = fh.read(4 * dim)
-            if len(buf) != 4 * dim:
-                raise ClimeError(f"file ends inside the vector of entry {i + 1} of {count}", path)
-            try:
-                w = wb.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ClimeError(f"entry {i + 1}: invalid UTF-8 in the word", path) from None
-            if lower:
-                w = w.lower()
-            if w in seen:
-                dups += 1
-                continue
-            seen.add(w)
-            words.append(w)
-            E[row] = np.frombuffer(buf, dtype="<f4")
-            row += 1
+                while True:
+                    fill(1)
+                    if pos < len(buf) and buf[pos:pos + 1] in (b"\n", b"\r"):
+                        pos += 1
+                    else:
+                        break
+                while True:
+                    sp = buf.find(b" ", pos)
+                    if sp >= 0:
+                        break
+                    before = len(buf) - pos
+                    fill(before + 4096)
+                    if len(buf) - pos == before:
+                        raise ClimeError(f"file ends inside entry {i + 1} of {count} (header says {count})", path)
+                wb = buf[pos:sp]
+                pos = sp + 1
+                if not fill(nbytes):
+                    raise ClimeError(f"file ends inside the vector of entry {i + 1} of {count}", path)
+                vec = np.frombuffer(buf, dtype="<f4", count=dim, offset=pos)
+                pos += nbytes
+                try:
+                    w = wb.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ClimeError(f"entry {i + 1}: invalid UTF-8 in the word", path) from None
+                if not w:
+                    raise ClimeError(f"entry {i + 1}: empty word", path)
+                if lower:
+                    w = w.lower()
+                if w in seen:
+                    dups += 1
+                    continue
+                if not np.isfinite(vec).all():
+                    raise ClimeError(f"entry {i + 1} ({w!r}): a value is not finite", path)
+                seen.add(w)
+                words.append(w)
+                if row >= E.shape[0]:
+                    E.resize((min(n, 2 * E.shape[0]), dim), refcheck=False)
+                E[row] = vec
+                row += 1
+        except (OSError, EOFError, zlib.error) as err:
+            raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
+    if row == 0:
+        raise ClimeError("no vectors found", path)
     if dups:
         log.warning("%s: %d duplicate word(s) dropped (the first occurrence wins)", path, dups)
-    return words, E[:row], {"duplicates": dups, "skipped": 0, "header": header}
+    if E.shape[0] != row:
+        E.resize((row, dim), refcheck=False)
+    return words, E, {"duplicates": dups, "skipped": 0, "header": header}
 
 
-def format_row(word, row, precision):
-    return word + " " + " ".join(f"{x:.{precision}g}" for x in row.tolist())
+def write_bin(path, words, vectors):
+    """Write word2vec binary (used by the tests and for interoperability). Atomic."""
+    path = Path(path)
+    vectors = np.asarray(vectors, dtype="<f4")
+    _check_words_writable(words, path)
+    with atomic_open(path, "wb") as fh:
+        fh.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+        for w, r in zip(words, vectors):
+            fh.write(w.encode("utf-8") + b" " + r.tobytes() + b"\n")
+
+
+def _check_words_writable(words, path):
+    for i, w in enumerate(words):
+        if not w or any(c.isspace() for c in w):
+            raise ClimeError(f"word {i} ({w!r}) is empty or holds white space; it cannot be written "
+                             "to a word2vec file", path)
 
 
 def write_vec(path, words, vectors, precision=9, progress=True):
-    """Write word2vec text with its header; gzip when the name ends in .gz. Atomic."""
+    """Write word2vec text with its ``N D`` header; gzip when the name ends in .gz. Atomic.
+
+    ``precision`` significant digits; 9 reproduces every float32 exactly.
+    """
     path = Path(path)
+    if precision < 1:
+        raise ClimeError(f"precision must be at least 1, got {precision}")
     vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ClimeError(f"matrix shape {vectors.shape} does not match {len(words)} words", path)
+    _check_words_writable(words, path)
     fmt = " ".join([f"%.{precision}g"] * vectors.shape[1])
+    step = 4096
     with atomic_open(path, "wb") as raw:
-        fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.name.endswith(".gz") else raw
+        fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if path.name.endswith(".gz") else raw
         try:
             fh.write(f"{len(words)} {vectors.shape[1]}\n".encode())
-            for start in tqdm(range(0, len(words), 4096), disable=not progress, leave=False,
-                              desc=f"writing {path.name}"):
-                block = vectors[start:start + 4096]
-                lines = [w + " " + (fmt % tuple(r)) for w, r in zip(words[start:start + 4096], block.tolist())]
+            bar = tqdm(total=len(words), disable=_bar_off(progress), leave=False, desc=f"writing {path.name}",
+                       unit=" words", mininterval=0.5)
+            for start in range(0, len(words), step):
+                bar.update(min(step, len(words) - start))
+                block = vectors[start:start + step]
+                lines = [w + " " + (fmt % tuple(r)) for w, r in zip(words[start:start + step], block.tolist())]
                 fh.write(("\n".join(lines) + "\n").encode("utf-8"))
         finally:
             if fh is not raw:
                 fh.close()
+    bar.close()
 
 
 # ---------------------------------------------------------------- normalisation
 
-def normalize(E, mode="center-unit"):
-    """Return a normalised float32 copy: 'center-unit' (mean-centre columns, then
-    unit rows), 'unit' (unit rows) or 'none'."""
+def normalize(E, mode="center-unit", inplace=False):
+    """Normalise a float32 matrix: 'center-unit' (mean-centre the columns, then
+    unit-length rows), 'unit' (unit rows) or 'none'.
+
+    Returns a copy unless ``inplace`` (then ``E`` itself, which must be a
+    writable float32 array, is changed).  Zero rows stay zero.
+    """
     if mode not in NORMALIZATIONS:
         raise ClimeError(f"unknown normalisation {mode!r} (choose from {', '.join(NORMALIZATIONS)})")
-    E = np.array(E, dtype=np.float32, copy=True)
+    if inplace:
+        if not (isinstance(E, np.ndarray) and E.dtype == np.float32 and E.flags.writeable):
+            raise ValueError("inplace normalisation needs a writable float32 array")
+    else:
+        E = np.array(E, dtype=np.float32, copy=True)
     if mode == "none":
         return E
     if mode == "center-unit":
         E -= E.mean(axis=0, dtype=np.float64).astype(np.float32)
-    norms = np.linalg.norm(E, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    E /= norms
+    step = 65536  # row blocks: no temporary as big as the matrix
+    for s in range(0, E.shape[0], step):
+        block = E[s:s + step]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        norms[norms == 0] = 1.0
+        block /= norms[:, None].astype(np.float32)
     return E
 
 
@@ -374,8 +509,15 @@ def save_embeddings(directory, vectors, words, meta=None):
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ClimeError(f"matrix shape {vectors.shape} does not match {len(words)} words", directory)
-    full_meta = {"n_words": len(words), "dim": int(vectors.shape[1]), "clime_version": __version__}
-    full_meta.update(meta or {})
+    if len(set(words)) != len(words):
+        raise ClimeError("the word list holds duplicates; an embedding directory needs one row per word", directory)
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise ClimeError("exists and is not a directory; refusing to replace it", d)
+    if d.is_dir() and any(d.iterdir()) and not ((d / "words.json").exists() or (d / "E.npy").exists()):
+        raise ClimeError("exists and is not an embedding directory; refusing to replace it", d)
+    full_meta = dict(meta or {})
+    full_meta.update({"n_words": len(words), "dim": int(vectors.shape[1]), "clime_version": __version__})
     with atomic_dir(directory) as tmp:
         np.save(tmp / "E.npy", vectors, allow_pickle=False)
         with open(tmp / "words.json", "w", encoding="utf-8") as fh:

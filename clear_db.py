@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Clear the annotation database (everything, or one task / one user), after a confirmation.
+
+  python clear_db.py                      everything (asks first)
+  python clear_db.py --task T --user U    only that user's work on task T
+  python clear_db.py --yes --backup old.db
+
+Feedback files already written under feedbacks/ are left alone.
+"""
+
+import json
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from clime import cli
+from clime.errors import ClimeError
+from clime.fileio import atomic_open, atomic_path
+
+log = logging.getLogger("clime.clear_db")
+
+
+def backup(engine, url, path):
+    """Copy the database to ``path``: an SQLite file for SQLite, else a JSON dump of every table."""
+    from clime.webapp.db import Base
+
+    path = Path(path)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        src = sqlite3.connect(u.database)
+        try:
+            with atomic_path(path) as tmp:
+                dst = sqlite3.connect(tmp)
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+        finally:
+            src.close()
+        return
+    dump = {}
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            dump[table.name] = [dict(r._mapping) for r in conn.execute(select(table))]
+    with atomic_open(path) as fh:
+        json.dump(dump, fh, ensure_ascii=False)
+
+
+def main(argv=None):
+    p = cli.make_parser(__doc__)
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="SQLAlchemy database URL (default: $CLIME_DATABASE_URL or sqlite:///instance/clime.db)")
+    p.add_argument("--instance", default=None, metavar="DIR", help="instance folder of the default database")
+    p.add_argument("--task", default=None, help="clear only this task")
+    p.add_argument("--user", default=None, help="clear only this user (on every task unless --task)")
+    p.add_argument("--backup", default=None, metavar="FILE", help="copy the database to FILE first")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    cli.add_common(p, seed=False)
+    args = p.parse_args(argv)
+    cli.setup_logging(args.quiet, args.verbose)
+
+    from clime.webapp import default_database_url
+    from clime.webapp.db import Event, Judgement, delete_annotators, find_annotators, make_engine, make_sessionmaker
+    from clime.webapp.taskdata import valid_task, valid_user
+
+    if args.task is not None and not valid_task(args.task):
+        raise ClimeError(f"--task {args.task!r}: not a valid task name")
+    if args.user is not None and not valid_user(args.user):
+        raise ClimeError(f"--user {args.user!r}: not a valid user id")
+    url = args.db or default_database_url(args.instance)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" and not Path(u.database).exists():
+        raise ClimeError("no such database file", u.database)
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)
+    with Session() as s:
+        anns = find_annotators(s, task=args.task, user=args.user)
+        n_events = sum(s.query(Event).filter(Event.annotator_id == a.id).count() for a in anns)
+        n_judg = sum(s.query(Judgement).filter(Judgement.annotator_id == a.id).count() for a in anns)
+    scope = " ".join(x for x in (f"task {args.task!r}" if args.task else "",
+                                 f"user {args.user!r}" if args.user else "") if x) or "EVERYTHING"
+    where = u.render_as_string(hide_password=True)
+    if not anns:
+        log.info("nothing to clear for %s in %s", scope, where)
+        return 0
+    what = (f"{len(anns)} annotator(s) ({', '.join(sorted({a.task + '/' + a.user for a in anns})[:8])}"
+            f"{', …' if len(anns) > 8 else ''}), {n_judg} judgement(s), {n_events} event(s)")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ClimeError(f"would delete {what}; confirm with --yes (stdin is not a terminal)")
+        answer = input(f"Delete {what} from {where} ({scope})? Type 'yes' to confirm: ")
+        if answer.strip().lower() != "yes":
+            log.info("nothing deleted")
+            return 1
+    if args.backup:
+        backup(engine, url, args.backup)
+        log.info("backup written to %s", args.backup)
+    with Session() as s:
+        with s.begin():
+            delete_annotators(s, [a.id for a in anns])
+    log.info("deleted %s", what)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,736 @@
+"""The end-to-end experiment: train -> rank -> preprocess -> simulate -> update -> retrain.
+
+Every stage runs as the project's own root script in a subprocess (``train.py``,
+``rank_words.py``, ``preprocess_ui.py``, ``simulate.py``, ``update.py``,
+``align.py``, ``binarize.py``), so the experiment measures exactly what a user
+would run.  Work shared between conditions is done once and cached on disk:
+
+* the base embeddings of each seed-dictionary size (``align.py``),
+* per (seed size, model, seed): the "before" classifier, its keyword ranking
+  and the annotation task (neighbours),
+* per (oracle, keyword budget): the simulated feedback CSV,
+* per condition: the update, the retrained classifier and word-translation P@1.
+
+A finished step leaves a small stamp holding its command; a rerun with the
+same configuration reuses it, so an interrupted experiment resumes.
+
+Conditions are written as ``+``-joined tokens: ``none`` (no update), an
+objective of update.py (``dot``, ``cosine``, ``hinge``, ``retrofit``), ``realign``
+(re-fit the cross-lingual map on the seed dictionary plus the accepted pairs;
+alone it means ``--realign --no-local``), ``prop`` (``--propagate``), ``renorm``.
+Example: ``realign+cosine+prop``.
+"""
+
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ClimeError
+from .fileio import atomic_open, write_json
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJECTIVES = ("dot", "cosine", "hinge", "retrofit")
+
+# Two-sided 95% quantiles t_{0.975, df} of Student's t distribution.
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+         10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+         18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
+         26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t975(df):
+    """t_{0.975} for ``df`` degrees of freedom (table; interpolated in 1/df beyond 30; 1.96 at infinity)."""
+    if df < 1:
+        return float("nan")
+    if df in _T975:
+        return _T975[df]
+    keys = sorted(_T975)
+    if df > keys[-1]:
+        lo, hi, tlo, thi = keys[-1], math.inf, _T975[keys[-1]], 1.959964
+    else:
+        lo = max(k for k in keys if k < df)
+        hi = min(k for k in keys if k > df)
+        tlo, thi = _T975[lo], _T975[hi]
+    x, xlo, xhi = 1 / df, 1 / lo, (0.0 if hi == math.inf else 1 / hi)
+    return thi + (tlo - thi) * (x - xhi) / (xlo - xhi)
+
+
+def mean_std(values):
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return None, None
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def paired_ci(before, after):
+    """Mean of ``after - before`` and its 95% t confidence interval (None bounds for n < 2)."""
+    d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    n = len(d)
+    if n == 0:
+        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None}
+    m = float(d.mean())
+    if n < 2:
+        return {"n": n, "mean": m, "lo": None, "hi": None, "sd": None}
+    sd = float(d.std(ddof=1))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    return {"n": n, "mean": m, "lo": m - half, "hi": m + half, "sd": sd}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@dataclass
+class Config:
+    name: str = "example"
+    src_vec: str = None            # word2vec text, binarized when src_emb is not given
+    tgt_vec: str = None
+    src_emb: str = None
+    tgt_emb: str = None
+    train: str = "data/en.json"
+    test: str = "data/fr.json"
+    dev: str = "data/fr_dev.json"
+    tgt_unlabeled: str = "data/fr_unlabeled.json"
+    tgt_labeled: str = "data/fr_labeled.json"
+    categories: str = "data/categories.txt"
+    seed_dict: str = "data/dict.seed.tsv"
+    oracle_dict: str = "data/dict.oracle.tsv"
+    test_dict: str = "data/dict.test.tsv"
+    src_lang: str = "ENGLISH"
+    tgt_lang: str = "FRENCH"
+    runs: int = 5                   # seeds seed, seed+1, ...
+    seed: int = 0
+    models: list = field(default_factory=lambda: ["cnn"])
+    epochs: int = None              # passed to train.py --epochs when set
+    train_runs: int = 1             # train.py --runs per training (its mean is one seed's number)
+    budgets: list = field(default_factory=lambda: [50])
+    k: int = 5
+    oracles: list = field(default_factory=lambda: ["dict"])
+    noise: float = 0.0
+    conditions: list = field(default_factory=lambda: ["none", "dot", "cosine", "hinge", "realign", "realign+cosine"])
+    seed_sizes: list = field(default_factory=lambda: ["given"])
+    dev_only: bool = False
+    select_on_dev: bool = True      # test mode: train.py --dev DEV (dev mode never does: it evaluates there)
+    train_args: list = field(default_factory=list)
+    update_args: list = field(default_factory=list)
+    rank_args: list = field(default_factory=list)
+    preprocess_args: list = field(default_factory=list)
+    device: str = None
+    jobs: int = 1
+    work: str = None                # default work/experiments/<name>
+    out: str = None                 # default results/<name>
+    python: str = None              # default: this interpreter
+    keep_embeddings: bool = False
+    csls_k: int = 10
+
+    @classmethod
+    def from_dict(cls, d, path=None):
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names - {"comment", "_comment"})
+        if unknown:
+            raise ClimeError(f"unknown configuration key(s): {', '.join(unknown)}", path)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def check(self):
+        if self.runs < 1:
+            raise ClimeError(f"runs must be >= 1, got {self.runs}")
+        if not self.budgets or any(int(b) < 1 for b in self.budgets):
+            raise ClimeError(f"budgets must be positive integers, got {self.budgets}")
+        for o in self.oracles:
+            if o not in ("dict", "label"):
+                raise ClimeError(f"unknown oracle {o!r} (dict, label)")
+        for c in self.conditions:
+            condition_args(c)
+        for s in self.seed_sizes:
+            if not (s in ("given", "full") or (isinstance(s, int) and s > 0) or (isinstance(s, str) and s.isdigit())):
+                raise ClimeError(f"seed size must be 'given', 'full' or a number of pairs, got {s!r}")
+        if not (self.src_emb or self.src_vec) or not (self.tgt_emb or self.tgt_vec):
+            raise ClimeError("give the embeddings: src_emb/tgt_emb (directories) or src_vec/tgt_vec (word2vec text)")
+        needed = {"train": self.train, "categories": self.categories, "test dictionary": self.test_dict,
+                  ("dev" if self.dev_only else "test"): self.dev if self.dev_only else self.test,
+                  "target documents": self.tgt_unlabeled}
+        if "dict" in self.oracles or any(s not in ("given",) for s in self.seed_sizes):
+            needed["oracle dictionary"] = self.oracle_dict
+        if "label" in self.oracles:
+            needed["labelled target documents"] = self.tgt_labeled
+        if any("realign" in c for c in self.conditions) or any(s != "given" for s in self.seed_sizes):
+            needed["seed dictionary"] = self.seed_dict
+        for what, p in needed.items():
+            if not p:
+                raise ClimeError(f"the configuration needs the {what} file")
+            if not Path(p).exists():
+                raise ClimeError(f"no such file ({what})", p)
+        if self.dev_only and self.tgt_labeled and Path(self.tgt_labeled).exists() and self.test \
+                and Path(self.test).exists() and Path(self.test).resolve() == Path(self.tgt_labeled).resolve():
+            raise ClimeError("the label oracle's documents must not be the test set", self.tgt_labeled)
+
+
+PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev", "tgt_unlabeled", "tgt_labeled",
+               "categories", "seed_dict", "oracle_dict", "test_dict")
+
+
+def condition_args(cond):
+    """update.py arguments of a condition name; None for ``none`` (no update)."""
+    tokens = [t.strip() for t in str(cond).split("+") if t.strip()]
+    if not tokens:
+        raise ClimeError(f"empty condition {cond!r}")
+    if tokens == ["none"]:
+        return None
+    args, realign, objective = [], False, None
+    for t in tokens:
+        if t == "realign":
+            realign = True
+        elif t in OBJECTIVES:
+            if objective is not None:
+                raise ClimeError(f"condition {cond!r}: two objectives")
+            objective = t
+        elif t == "prop":
+            args.append("--propagate")
+        elif t == "renorm":
+            args.append("--renorm")
+        else:
+            raise ClimeError(f"condition {cond!r}: unknown part {t!r} (none, {', '.join(OBJECTIVES)}, realign, prop, renorm)")
+    if realign:
+        args = ["--realign"] + args
+        args += ["--objective", objective] if objective else ["--no-local"]
+    else:
+        if objective is None:
+            raise ClimeError(f"condition {cond!r}: needs an objective or realign")
+        args = ["--no-realign", "--objective", objective] + args
+    return args
+
+
+# ----------------------------------------------------------------------------- running scripts
+
+class Runner:
+    """Runs root scripts as subprocesses, with stamps for resuming and per-stage timing."""
+
+    def __init__(self, cfg, work):
+        self.cfg = cfg
+        self.work = Path(work)
+        self.python = cfg.python or sys.executable
+        self.times = {}
+        self.lock = threading.Lock()
+        self.env = dict(os.environ)
+        self.env["PYTHONPATH"] = str(ROOT) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH") else "")
+        self.env["TQDM_DISABLE"] = "1"
+        if cfg.jobs > 1 and "OMP_NUM_THREADS" not in self.env:
+            self.env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // cfg.jobs))
+
+    def record(self, stage, seconds):
+        with self.lock:
+            self.times.setdefault(stage, []).append(seconds)
+
+    def script(self, stage, script, args, outputs, stamp):
+        """Run ``script args`` unless ``stamp`` says the same command already produced ``outputs``."""
+        cmd = [self.python, str(ROOT / script)] + [str(a) for a in args]
+        shown = [script] + [str(a) for a in args]
+        stamp = Path(stamp)
+        if stamp.exists() and all(Path(o).exists() for o in outputs):
+            try:
+                old = json.loads(stamp.read_text(encoding="utf-8"))
+                if old.get("cmd") == shown:
+                    self.record(stage, old.get("seconds", 0.0))
+                    return old.get("seconds", 0.0)
+            except (json.JSONDecodeError, OSError):
+                pass
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        log.debug("%s: %s", stage, " ".join(shown))
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        logf = stamp.with_suffix(".log")
+        logf.write_text(" ".join(shown) + "\n" + proc.stdout + proc.stderr, encoding="utf-8")
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise ClimeError(f"{stage} failed (exit {proc.returncode}): {tail} [command: {' '.join(shown)}; log: {logf}]")
+        missing = [str(o) for o in outputs if not Path(o).exists()]
+        if missing:
+            raise ClimeError(f"{stage} wrote no {', '.join(missing)} [command: {' '.join(shown)}]")
+        write_json(stamp, {"cmd": shown, "seconds": seconds})
+        self.record(stage, seconds)
+        return seconds
+
+
+def _q(cfg):
+    return ["-q"]
+
+
+def read_train_results(path):
+    try:
+        r = json.loads(Path(path).read_text(encoding="utf-8"))
+        acc = r.get("accuracy_mean")
+        f1 = r.get("macro_f1_mean")
+        if acc is None and r.get("runs"):
+            acc = float(np.mean([x["accuracy"] for x in r["runs"]]))
+        if f1 is None and r.get("runs"):
+            f1 = float(np.mean([x.get("macro_f1", np.nan) for x in r["runs"]]))
+        return {"accuracy": float(acc), "macro_f1": None if f1 is None else float(f1)}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ClimeError(f"cannot read train.py results ({err})", path) from None
+
+
+def count_judgements(csv_path):
+    from .feedback import read_feedback
+
+    rows = read_feedback(csv_path)
+    n = sum(len(r.pos1) + len(r.pos2) + len(r.neg1) + len(r.neg2) for r in rows)
+    added = sum(len(r.new1) + len(r.new2) for r in rows)
+    return {"keywords": len(rows), "judgements": n, "added": added}
+
+
+# ----------------------------------------------------------------------------- word translation
+
+_P1_CACHE = {}
+_P1_LOCK = threading.Lock()
+
+
+def word_translation(src_dir, tgt_dir, dict_path, csls_k=10):
+    """Precision@1 (NN and CSLS) of translating the test dictionary's source words.
+
+    Uses ``clime.align.translation_precision`` when it exists, else computes it here
+    with ``clime.neighbors.topk`` (cosine, and CSLS with k = ``csls_k``): a source
+    word counts as correct when its first retrieved target word is any of its
+    dictionary translations; only pairs with both words in the vocabularies count.
+    """
+    key = (str(Path(src_dir).resolve()), str(Path(tgt_dir).resolve()), str(dict_path),
+           _dir_stamp(src_dir), _dir_stamp(tgt_dir))
+    with _P1_LOCK:
+        if key in _P1_CACHE:
+            return _P1_CACHE[key]
+    from . import align
+    from .embeddings import load_embeddings
+
+    src, tgt = load_embeddings(src_dir), load_embeddings(tgt_dir)
+    pairs = align.read_dictionary(dict_path)
+    out = {}
+    fn = getattr(align, "translation_precision", None)
+    for method in ("nn", "csls"):
+        value = None
+        if fn is not None:
+            try:
+                value = fn(src, tgt, pairs, method)
+                if isinstance(value, dict):
+                    value = value.get("p1", value.get("precision", value.get(method)))
+                value = float(value)
+            except Exception as err:  # noqa: BLE001 - fall back to our own measurement
+                log.debug("translation_precision failed (%s); measuring here", err)
+                value = None
+        if value is None:
+            value = _precision_at_1(src, tgt, pairs, method, csls_k)
+        out[method] = value
+    with _P1_LOCK:
+        _P1_CACHE[key] = out
+    return out
+
+
+def _dir_stamp(d):
+    p = Path(d) / "E.npy"
+    try:
+        st = p.stat()
+        return (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+
+
+def _precision_at_1(src, tgt, pairs, method, csls_k=10):
+    from .neighbors import mean_topk_sim, topk
+
+    gold = {}
+    for s, t in pairs:
+        if s in src.index and t in tgt.index:
+            gold.setdefault(src.index[s], set()).add(tgt.index[t])
+    if not gold:
+        return None
+    q = np.array(sorted(gold), dtype=np.int64)
+    S = np.asarray(src.vectors, dtype=np.float32)
+    T = np.asarray(tgt.vectors, dtype=np.float32)
+    Q = S[q]
+    if method == "csls":
+        rt = mean_topk_sim(T, S, k=csls_k)
+        idx, _ = topk(Q, T, 1, method="csls", csls_k=csls_k, base_penalty=rt)
+    else:
+        idx, _ = topk(Q, T, 1, method="cosine")
+    hits = sum(int(idx[i, 0]) in gold[int(w)] for i, w in enumerate(q))
+    return hits / len(q)
+
+
+# ----------------------------------------------------------------------------- the experiment
+
+class Experiment:
+    def __init__(self, cfg):
+        cfg.check()
+        for name in PATH_FIELDS:  # subprocesses run in the repository root: make paths absolute
+            value = getattr(cfg, name)
+            if value:
+                setattr(cfg, name, str(Path(value).resolve()))
+        self.cfg = cfg
+        self.work = Path(cfg.work or f"work/experiments/{cfg.name}").resolve()
+        self.out = Path(cfg.out or f"results/{cfg.name}").resolve()
+        self.runner = Runner(cfg, self.work)
+        self.eval_file = cfg.dev if cfg.dev_only else cfg.test
+        self.records = []
+        self.bases = {}
+
+    # -- shared steps
+    def base_embeddings(self):
+        cfg, r = self.cfg, self.runner
+        src, tgt = cfg.src_emb, cfg.tgt_emb
+        if not src:
+            src = self.work / "emb" / "src"
+            r.script("binarize", "binarize.py", [cfg.src_vec, src, "-q"], [src / "E.npy"], self.work / "emb" / "src.stamp")
+        if not tgt:
+            tgt = self.work / "emb" / "tgt"
+            r.script("binarize", "binarize.py", [cfg.tgt_vec, tgt, "-q"], [tgt / "E.npy"], self.work / "emb" / "tgt.stamp")
+        for size in cfg.seed_sizes:
+            size = str(size)
+            if size == "given":
+                self.bases[size] = {"src": Path(src), "tgt": Path(tgt), "seed_dict": cfg.seed_dict, "pairs": None}
+                continue
+            d = self.work / "emb" / f"seed{size}"
+            d.mkdir(parents=True, exist_ok=True)
+            pairs = _read_pairs(cfg.seed_dict) + [p for p in _read_pairs(cfg.oracle_dict)]
+            seen, uniq = set(), []
+            for p in pairs:
+                if p not in seen:
+                    seen.add(p)
+                    uniq.append(p)
+            if size != "full":
+                uniq = uniq[: int(size)]
+            dict_path = d / "seed.tsv"
+            text = "".join(f"{s}\t{t}\n" for s, t in uniq)
+            if not dict_path.exists() or dict_path.read_text(encoding="utf-8") != text:
+                with atomic_open(dict_path) as fh:
+                    fh.write(text)
+            r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path,
+                                           "--out-src", d / "src", "--out-tgt", d / "tgt", "-q"],
+                     [d / "src" / "E.npy", d / "tgt" / "E.npy"], d / "align.stamp")
+            self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq)}
+        for size, b in self.bases.items():
+            t0 = time.perf_counter()
+            b["p1"] = word_translation(b["src"], b["tgt"], cfg.test_dict, cfg.csls_k)
+            self.runner.record("word translation P@1", time.perf_counter() - t0)
+            log.info("seed size %s: word translation P@1 NN %.3f, CSLS %.3f", size, b["p1"]["nn"] or 0, b["p1"]["csls"] or 0)
+
+    def train_args(self, src, tgt, model, seed, results, output=None):
+        cfg = self.cfg
+        a = ["--src-emb", src, "--tgt-emb", tgt, "--train", cfg.train, "--test", self.eval_file,
+             "--type", model, "--runs", cfg.train_runs, "--seed", seed, "--results", results]
+        if cfg.select_on_dev and not cfg.dev_only and cfg.dev:
+            a += ["--dev", cfg.dev]
+        if output:
+            a += ["--output", output]
+        if cfg.epochs:
+            a += ["--epochs", cfg.epochs]
+        if cfg.device:
+            a += ["--device", cfg.device]
+        return a + list(cfg.train_args) + ["-q"]
+
+    def run_unit(self, size, model, seed):
+        """Everything for one (seed size, model, seed): before, then every oracle/budget/condition."""
+        cfg, r = self.cfg, self.runner
+        base = self.bases[size]
+        d = self.work / f"seed{size}" / model / f"s{seed}"
+        d.mkdir(parents=True, exist_ok=True)
+        before_json = d / "before.json"
+        r.script("train (before)", "train.py", self.train_args(base["src"], base["tgt"], model, seed, before_json, d / "model.pt"),
+                 [before_json, d / "model.pt"], d / "train.stamp")
+        before = read_train_results(before_json)
+        rank = d / "word_rank.txt"
+        r.script("rank", "rank_words.py", [d / "model.pt", "--train", cfg.train, "--output", rank] + list(cfg.rank_args) + ["-q"],
+                 [rank], d / "rank.stamp")
+        task = d / "ui"
+        max_b = max(int(b) for b in cfg.budgets)
+        r.script("preprocess", "preprocess_ui.py",
+                 ["--src-emb", base["src"], "--tgt-emb", base["tgt"], "-k", cfg.k, "--task", "experiment",
+                  "--rank", rank, "--max", max_b, "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
+                  "--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang, "--categories", cfg.categories,
+                  "--out-dir", task] + list(cfg.preprocess_args) + ["-q"],
+                 [task / "setup.json"], d / "preprocess.stamp")
+        keywords = _top_keywords(task / "setup.json", 10)
+        recs = []
+        for oracle in cfg.oracles:
+            for budget in cfg.budgets:
+                fb = d / f"feedback_{oracle}_b{budget}.csv"
+                sim = ["--task", "experiment", "--task-dir", task, "--oracle", oracle, "--budget", budget,
+                       "--seed", seed, "--out", fb, "-q"]
+                if cfg.noise:
+                    sim += ["--noise", cfg.noise]
+                if oracle == "dict":
+                    sim += ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
+                else:
+                    sim += ["--docs-src", cfg.train, "--docs-tgt", cfg.tgt_labeled]
+                r.script("simulate", "simulate.py", sim, [fb], d / f"simulate_{oracle}_b{budget}.stamp")
+                counts = count_judgements(fb)
+                for cond in cfg.conditions:
+                    rec = {"seed_size": size, "seed_pairs": base["pairs"], "model": model, "seed": seed,
+                           "oracle": oracle, "budget": int(budget), "condition": cond,
+                           "before": before, "p1_before": base["p1"], "keywords_top": keywords, **counts}
+                    uargs = condition_args(cond)
+                    if uargs is None:
+                        rec.update(after=before, p1_after=base["p1"], judgements=0, added=0)
+                        recs.append(rec)
+                        continue
+                    cdir = d / f"{oracle}_b{budget}_{_slug(cond)}"
+                    result = cdir / "result.json"
+                    ua = ["--feedback", fb, "--src-emb", base["src"], "--tgt-emb", base["tgt"],
+                          "--out-src", cdir / "src", "--out-tgt", cdir / "tgt"] + uargs
+                    if "--realign" in uargs:
+                        ua += ["--seed-dict", base["seed_dict"]]
+                    if cfg.device:
+                        ua += ["--device", cfg.device]
+                    ua += list(cfg.update_args) + ["--seed", seed, "-q"]
+                    ta = self.train_args(cdir / "src", cdir / "tgt", model, seed, cdir / "after.json")
+                    key = {"update": [str(a) for a in ua], "train": [str(a) for a in ta]}
+                    cached = _load_json(result)
+                    if cached and cached.get("key") == key:
+                        for st, sec in cached["times"].items():
+                            r.record(st, sec)
+                        rec.update(after=cached["after"], p1_after=cached["p1_after"])
+                        recs.append(rec)
+                        continue
+                    times = {}
+                    times["update"] = r.script("update", "update.py", ua, [cdir / "src" / "E.npy", cdir / "tgt" / "E.npy"],
+                                               cdir / "update.stamp")
+                    times["train (after)"] = r.script("train (after)", "train.py", ta, [cdir / "after.json"], cdir / "train.stamp")
+                    t0 = time.perf_counter()
+                    p1 = word_translation(cdir / "src", cdir / "tgt", cfg.test_dict, cfg.csls_k)
+                    times["word translation P@1"] = time.perf_counter() - t0
+                    r.record("word translation P@1", times["word translation P@1"])
+                    after = read_train_results(cdir / "after.json")
+                    write_json(result, {"key": key, "after": after, "p1_after": p1, "times": times}, indent=1)
+                    if not cfg.keep_embeddings:
+                        shutil.rmtree(cdir / "src", ignore_errors=True)
+                        shutil.rmtree(cdir / "tgt", ignore_errors=True)
+                    rec.update(after=after, p1_after=p1)
+                    recs.append(rec)
+        return recs
+
+    def run(self, progress=True):
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        self.base_embeddings()
+        units = [(str(size), model, cfg.seed + i) for size in cfg.seed_sizes for model in cfg.models for i in range(cfg.runs)]
+        bar = tqdm(total=len(units), desc="experiment", unit="seed", disable=not progress)
+        def done(recs):
+            # the report is rewritten after every finished seed, so an interrupted run still shows its numbers
+            self.records.extend(recs)
+            bar.update(1)
+            if len(units) > 1:
+                self.write(self.report(time.perf_counter() - t_start, partial=True))
+
+        failures = []
+        if cfg.jobs > 1:
+            with ThreadPoolExecutor(cfg.jobs) as pool:
+                futures = {pool.submit(self.run_unit, *u): u for u in units}
+                for f in as_completed(futures):
+                    try:
+                        done(f.result())
+                    except ClimeError as err:  # keep the other seeds going; fail at the end
+                        log.error("error: seed size %s, model %s, seed %s: %s", *futures[f], err)
+                        failures.append(err)
+        else:
+            for u in units:
+                done(self.run_unit(*u))
+        bar.close()
+        if failures:
+            if self.records:
+                self.write(self.report(time.perf_counter() - t_start, partial=True))
+            raise failures[0]
+        self.records.sort(key=lambda r: (str(r["seed_size"]), r["model"], r["seed"]))
+        report = self.report(time.perf_counter() - t_start)
+        self.write(report)
+        return report
+
+    # -- reporting
+    def report(self, wall, partial=False):
+        cfg = self.cfg
+        groups = {}
+        for rec in self.records:
+            key = (rec["seed_size"], rec["model"], rec["oracle"], rec["budget"], rec["condition"])
+            groups.setdefault(key, []).append(rec)
+        order = {c: i for i, c in enumerate(cfg.conditions)}
+        rows = []
+        for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[2], k[3], order.get(k[4], 99))):
+            recs = sorted(groups[key], key=lambda x: x["seed"])
+            row = dict(zip(("seed_size", "model", "oracle", "budget", "condition"), key))
+            row["seed_pairs"] = recs[0]["seed_pairs"]
+            row["n"] = len(recs)
+            row["seeds"] = [x["seed"] for x in recs]
+            for metric in ("accuracy", "macro_f1"):
+                b = [x["before"][metric] for x in recs]
+                a = [x["after"][metric] for x in recs]
+                row[f"{metric}_before_mean"], row[f"{metric}_before_std"] = mean_std(b)
+                row[f"{metric}_after_mean"], row[f"{metric}_after_std"] = mean_std(a)
+                row[f"{metric}_diff"] = paired_ci(b, a) if None not in b + a else None
+            for m in ("nn", "csls"):
+                row[f"p1_{m}_before"] = mean_std([x["p1_before"][m] for x in recs])[0]
+                row[f"p1_{m}_after"] = mean_std([x["p1_after"][m] for x in recs])[0]
+                row[f"p1_{m}_after_std"] = mean_std([x["p1_after"][m] for x in recs])[1]
+            row["judgements_mean"] = float(np.mean([x["judgements"] for x in recs]))
+            row["added_mean"] = float(np.mean([x["added"] for x in recs]))
+            row["keywords_mean"] = float(np.mean([x["keywords"] for x in recs]))
+            rows.append(row)
+        times = {st: {"calls": len(v), "mean_s": float(np.mean(v)), "total_s": float(np.sum(v))}
+                 for st, v in self.runner.times.items()}
+        keywords = {}
+        for rec in self.records:
+            keywords.setdefault(f"{rec['seed_size']}/{rec['model']}/s{rec['seed']}", rec["keywords_top"])
+        try:
+            import torch
+            torch_info = {"version": torch.__version__, "cuda": torch.cuda.is_available(),
+                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+        except Exception:  # noqa: BLE001
+            torch_info = None
+        return {
+            "name": cfg.name,
+            "split": "dev" if cfg.dev_only else "test",
+            "eval_file": self.eval_file,
+            "config": asdict(cfg),
+            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv and sys.argv[0] else None,
+            "rows": rows,
+            "records": self.records,
+            "times": times,
+            "wall_s": wall,
+            "partial": partial,
+            "top_keywords": keywords,
+            "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                        "python": platform.python_version(), "torch": torch_info},
+        }
+
+    def write(self, report):
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "report.json", report, indent=1)
+        with atomic_open(self.out / "report.md") as fh:
+            fh.write(render_markdown(report))
+        plot = plot_budgets(report, self.out / "accuracy_vs_budget.png")
+        if plot:
+            report["plot"] = str(plot)
+
+
+def _slug(cond):
+    return str(cond).replace("+", "_")
+
+
+def _load_json(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _read_pairs(path):
+    from .align import read_dictionary
+
+    return [tuple(p) for p in read_dictionary(path)] if path else []
+
+
+def _top_keywords(setup_path, n):
+    s = _load_json(setup_path) or {}
+    return [k.get("word") for k in s.get("keywords", [])[:n]]
+
+
+def _pct(x, nd=1):
+    return "–" if x is None else f"{100 * x:.{nd}f}"
+
+
+def _ms(m, s):
+    return "–" if m is None else f"{100 * m:.1f} ± {100 * (s or 0):.1f}"
+
+
+def _diff(d):
+    if not d or d["mean"] is None:
+        return "–"
+    if d["lo"] is None:
+        return f"{100 * d['mean']:+.1f}"
+    return f"{100 * d['mean']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
+
+
+def render_markdown(rep):
+    cfg = rep["config"]
+    lines = [f"# Experiment `{rep['name']}` ({rep['split']} split: `{rep['eval_file']}`)", ""]
+    if rep.get("partial"):
+        lines += ["**Partial report: the experiment is still running or was interrupted.**", ""]
+    if rep.get("command"):
+        lines += ["Command: `" + rep["command"] + "`", ""]
+    lines += [f"{cfg['runs']} seeds (from {cfg['seed']}), train.py --runs {cfg['train_runs']} per training"
+              + (f", --epochs {cfg['epochs']}" if cfg.get("epochs") else "")
+              + f"; k = {cfg['k']} neighbours per language; noise {cfg['noise']}.",
+              "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = after − before, paired by seed, "
+              "with its 95% t confidence interval; P@1 = word-translation precision@1 on "
+              f"`{cfg['test_dict']}` (nearest neighbour / CSLS), mean over seeds; "
+              "judgements = marked neighbours + added words per seed.", ""]
+    groups = {}
+    for row in rep["rows"]:
+        groups.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
+    for (size, model, oracle, budget), rows in groups.items():
+        sp = "" if rows[0].get("seed_pairs") is None else f" ({rows[0]['seed_pairs']} pairs)"
+        lines += [f"## seed dictionary {size}{sp} · model {model} · oracle {oracle} · {budget} keywords", "",
+                  "| condition | n | accuracy before | accuracy after | Δ accuracy [95% CI] | macro-F1 after | Δ macro-F1 [95% CI] "
+                  "| P@1 NN before → after | P@1 CSLS before → after | judgements |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in rows:
+            lines.append(
+                f"| {r['condition']} | {r['n']} | {_ms(r['accuracy_before_mean'], r['accuracy_before_std'])} "
+                f"| {_ms(r['accuracy_after_mean'], r['accuracy_after_std'])} | {_diff(r['accuracy_diff'])} "
+                f"| {_ms(r['macro_f1_after_mean'], r['macro_f1_after_std'])} | {_diff(r['macro_f1_diff'])} "
+                f"| {_pct(r['p1_nn_before'])} → {_pct(r['p1_nn_after'])} | {_pct(r['p1_csls_before'])} → {_pct(r['p1_csls_after'])} "
+                f"| {r['judgements_mean']:.0f} |")
+        lines.append("")
+    lines += ["## Time per stage", "", "| stage | calls | mean s | total s |", "| --- | --- | --- | --- |"]
+    for st, t in rep["times"].items():
+        lines.append(f"| {st} | {t['calls']} | {t['mean_s']:.1f} | {t['total_s']:.1f} |")
+    m = rep["machine"]
+    gpu = (m.get("torch") or {}).get("gpu")
+    lines += ["", f"Wall time {rep['wall_s'] / 60:.1f} min on {m['machine']} with {m['cpus']} CPUs"
+              + (f" and {gpu}" if gpu else ", no GPU") + f" (jobs = {cfg['jobs']}; cached steps count their first run's time).", ""]
+    if rep.get("top_keywords"):
+        k, words = next(iter(rep["top_keywords"].items()))
+        lines += [f"Top keywords ({k}): {', '.join(w for w in words if w)}", ""]
+    return "\n".join(lines)
+
+
+def plot_budgets(rep, path):
+    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
+    budgets = sorted({r["budget"] for r in rep["rows"]})
+    if len(budgets) < 2:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.info("matplotlib is not installed: no plot")
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row_key in sorted({(r["seed_size"], r["model"], r["oracle"], r["condition"]) for r in rep["rows"]}):
+        rows = sorted((r for r in rep["rows"] if (r["seed_size"], r["model"], r["oracle"], r["condition"]) == row_key),
+                      key=lambda r: r["budget"])
+        ax.errorbar([r["budget"] for r in rows], [100 * r["accuracy_after_mean"] for r in rows],
+                    yerr=[100 * (r["accuracy_after_std"] or 0) for r in rows], marker="o", capsize=3,
+                    label="/".join(str(x) for x in row_key))
+    ax.set_xlabel("keywords judged")
+    ax.set_ylabel(f"target accuracy ({rep['split']}) %")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,130 @@
+"""Keyword ranking by gradient salience.
+
+salience(w) = sum over the training documents d that contain w of
+||d loss(d) / d e_w||_2, times idf(w) = log(N / (1 + df(w))).
+
+The gradient with respect to e_w in document d is the sum of the gradients at
+the positions where w occurs.  Gradients are computed a batch at a time: the
+embedded batch is a leaf tensor, and with the loss *summed* over the batch the
+gradient at each position is that document's own gradient.  The model is in
+eval mode (no dropout).  Only source-language words with a vector are ranked;
+padding and unknown tokens never are.
+
+With an averaged-vector model (lr, dan) the gradient is the same at every
+position of a document, so a word's score mostly counts how often it occurs:
+the keywords come out generic.  The CNN's gradients single out topical words.
+"""
+
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import cli
+from .errors import ClimeError
+from .train import MatrixBuilder, encode_labels, pack
+
+log = logging.getLogger(__name__)
+
+AVERAGED_MODELS = ("lr", "dan")
+
+
+def document_frequency(token_lists):
+    """word -> number of documents that contain it."""
+    df = Counter()
+    for toks in token_lists:
+        df.update(set(toks))
+    return df
+
+
+def idf(df, n_docs):
+    return math.log(n_docs / (1 + df))
+
+
+def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=True):
+    """Per combined row r: sum over documents of ||d loss(d) / d e_r|| (float64 numpy [vocab_size])."""
+    model.eval()
+    device = E.device
+    total = torch.zeros(vocab_size, dtype=torch.float64, device=device)
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
+    min_len = getattr(model, "min_length", 1)
+    order = np.argsort(split.lengths_np, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    for idx in tqdm(batches, desc="gradients", leave=False, disable=not progress or cli.progress_disabled()):
+        idx_t = torch.as_tensor(idx, device=device)
+        L = max(int(split.lengths_np[idx].max()), min_len)
+        ids = split.ids[idx_t, :L]  # [B, L]
+        x = E[ids].detach().requires_grad_(True)
+        loss = loss_fn(model(x, split.lengths[idx_t]), split.labels[idx_t])
+        (grad,) = torch.autograd.grad(loss, x)  # [B, L, D]
+        valid = ids != 0
+        b = torch.arange(ids.shape[0], device=device)[:, None].expand_as(ids)[valid]
+        w = ids[valid]
+        g = grad[valid].to(torch.float64)  # [P, D]
+        key = b * vocab_size + w
+        uniq, inv = torch.unique(key, return_inverse=True)
+        per_doc_word = torch.zeros(len(uniq), g.shape[1], dtype=torch.float64, device=device)
+        per_doc_word.index_add_(0, inv, g)  # gradient w.r.t. e_w in doc b: sum over w's positions
+        total.index_add_(0, uniq % vocab_size, per_doc_word.norm(dim=1))
+    return total.cpu().numpy()
+
+
+def read_stopwords(path):
+    """One word a line; blank lines and lines starting with '#' are ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClimeError("no such file" if not path.exists() else "expected a file of stopwords", path)
+    words = set()
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as err:
+                raise ClimeError(f"invalid UTF-8 ({err.reason})", path, lineno) from None
+            if line and not line.startswith("#"):
+                words.add(line)
+    return words
+
+
+def _has_letter(word):
+    return any(ch.isalpha() for ch in word)
+
+
+def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=1.0, stopwords=(),
+               letters_only=True, batch_size=256, progress=True, train_path=None):
+    """Rank the source words of ``docs`` (labelled) by salience under ``model``.
+
+    Returns a list of (word, score), highest first (ties by word).  ``max_df``
+    drops words in more than that fraction of the documents; ``letters_only``
+    drops tokens without any letter (punctuation, numbers).
+    """
+    sizes = checkpoint["sizes"]
+    if src_emb.dim != int(sizes["dim"]):
+        raise ClimeError(f"embeddings have dimension {src_emb.dim} but the model was trained on "
+                         f"{sizes['dim']}-dimensional vectors", src_emb.meta.get("path"))
+    if checkpoint["model_type"] in AVERAGED_MODELS:
+        log.warning("this is a %s model (averaged word vectors): its gradient is the same for every word of a "
+                    "document, so the keywords will be generic frequent words. Train with --type cnn for "
+                    "topical keywords, or use --stopwords / --max-df to drop the generic ones.",
+                    checkpoint["model_type"])
+    y = encode_labels(docs, checkpoint["labels"], train_path, "training")
+    builder = MatrixBuilder(src_emb.dim)
+    ids, cov = builder.encode("src", src_emb, [d["text"] for d in docs], train_path)
+    E = torch.from_numpy(builder.matrix()).to(device)
+    split = pack(ids, y, device, getattr(model, "min_length", 1))
+    sums = gradient_norm_sums(model, E, split, builder.n_rows, batch_size, progress)
+    df = document_frequency(d["text"] for d in docs)
+    n = len(docs)
+    stop = set(stopwords)
+    out = []
+    for word, row in builder.maps["src"].items():
+        f = df[word]
+        if f < min_df or f > max_df * n or word in stop or (letters_only and not _has_letter(word)):
+            continue
+        out.append((word, float(sums[row] * idf(f, n))))
+    out.sort(key=lambda t: (-t[1], t[0]))
+    return out

@@ -1,0 +1,319 @@
+"""A simulated annotator: judges the neighbours of ``ui_data/<task>/setup.json``.
+
+Two oracles stand for a careful bilingual user:
+
+``dict`` (:class:`DictOracle`)
+    Knows a bilingual dictionary (``source<TAB>target`` pairs).
+    * target neighbour of keyword k: similar iff it is a translation of k;
+      not similar if the dictionary knows the word (it has an English side)
+      but it is not a translation of k; unmarked if the dictionary does not
+      know the word, or does not know k at all.
+    * source neighbour w of k: similar iff w is an inflection of k (see
+      :func:`is_inflection`) or w and k share a translation; not similar if
+      both words are in the dictionary and neither holds; unmarked otherwise.
+    * added word (``new2``): the first translation of k in dictionary order
+      that is in the task's target vocabulary (``vocab_tgt.json``) and is not
+      already one of the shown target neighbours, as a user searching for it
+      would; it is also listed in ``pos2``.
+
+``label`` (:class:`LabelOracle`)
+    Knows the task: it has labelled documents in each language (never the
+    test set).  For each word it counts, per class, the documents containing
+    it, divides by the class size (so a large class does not win by size) and
+    normalises to a distribution.  A word has a *clear class* when it occurs
+    in at least ``min_count`` (3) documents, its top class has a share of at
+    least ``min_share`` (0.5) and exceeds the second class by more than
+    ``margin`` (0.1).  A neighbour is similar iff its clear class is the
+    keyword's clear class, not similar iff it has a clear class that differs;
+    everything else (rare, spread over classes, unknown) stays unmarked, as
+    does every neighbour of a keyword without a clear class.
+
+``noise`` flips each made judgement (similar <-> not similar) with
+probability p; ``budget`` judges only the first K keywords.  Everything is
+deterministic for a fixed seed.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ClimeError
+from .feedback import FeedbackRow, write_feedback
+
+log = logging.getLogger(__name__)
+
+# English suffixes stripped (longest first) by :func:`stem`.
+SUFFIXES = ("ations", "ation", "ings", "ing", "ness", "ment", "ies", "ied", "ers", "er", "es", "ed", "ly", "s")
+
+
+def stem(word):
+    """A crude English stem: the word without its longest common suffix.
+
+    The stem keeps at least 3 characters; a final doubled consonant left by
+    ``-ed``/``-ing`` (``stopped`` -> ``stopp``) is undoubled, and ``-ies``/``-ied``
+    become ``y`` (``studies`` -> ``study``) so that the base form matches.
+    """
+    w = word.lower()
+    for suf in SUFFIXES:
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            base = w[: -len(suf)]
+            if suf in ("ies", "ied"):
+                return base + "y"
+            if suf in ("ing", "ed", "er", "ers", "ings") and len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "aeiouls":
+                base = base[:-1]
+            return base
+    return w
+
+
+def _strip_e(s):
+    return s[:-1] if len(s) > 3 and s.endswith("e") else s
+
+
+def is_inflection(a, b):
+    """True when ``a`` and ``b`` look like forms of one word (documented heuristic).
+
+    Either their stems (:func:`stem`, a final silent ``e`` ignored) are equal,
+    or they share a prefix of at least 5 characters that covers at least 80%
+    of the longer word (``hospital``/``hospitals``, ``elect``/``elected``).
+    Identical strings are not inflections of each other.
+    """
+    a, b = a.lower(), b.lower()
+    if a == b or not a.isalpha() or not b.isalpha():
+        return False
+    if _strip_e(stem(a)) == _strip_e(stem(b)):
+        return True
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 5 and n >= 0.8 * max(len(a), len(b))
+
+
+class DictOracle:
+    """Judges by a bilingual dictionary; see the module docstring."""
+
+    name = "dict"
+
+    def __init__(self, pairs):
+        self.src2tgt = {}
+        self.tgt2src = defaultdict(set)
+        for s, t in pairs:
+            self.src2tgt.setdefault(s, [])
+            if t not in self.src2tgt[s]:
+                self.src2tgt[s].append(t)
+            self.tgt2src[t].add(s)
+        self.src2tgt_set = {s: set(ts) for s, ts in self.src2tgt.items()}
+
+    def judge_src(self, keyword, word):
+        if word == keyword:
+            return None
+        if is_inflection(keyword, word):
+            return True
+        tk, tw = self.src2tgt_set.get(keyword), self.src2tgt_set.get(word)
+        if tk is None or tw is None:
+            return None
+        return bool(tk & tw)
+
+    def judge_tgt(self, keyword, word):
+        tk = self.src2tgt_set.get(keyword)
+        if tk is None or word not in self.tgt2src:
+            return None
+        return word in tk
+
+    def additions(self, keyword, shown_tgt, vocab_tgt):
+        for t in self.src2tgt.get(keyword, ()):
+            if t in shown_tgt:
+                return []
+            if vocab_tgt is None or t in vocab_tgt:
+                return [t]
+        return []
+
+
+def class_profiles(docs, n_classes=None):
+    """Per word, the class-size-normalised distribution of the documents containing it.
+
+    Returns ``(profiles, counts, classes)``: ``profiles[w]`` is a float array over
+    ``classes`` (sorted labels), ``counts[w]`` the number of documents with w.
+    """
+    classes = sorted({d["label"] for d in docs}, key=lambda x: (str(type(x)), x))
+    cidx = {c: i for i, c in enumerate(classes)}
+    size = np.zeros(len(classes))
+    df = defaultdict(lambda: np.zeros(len(classes)))
+    for d in docs:
+        c = cidx[d["label"]]
+        size[c] += 1
+        for w in set(d["text"]):
+            df[w][c] += 1
+    profiles, counts = {}, {}
+    for w, v in df.items():
+        p = v / np.maximum(size, 1)
+        profiles[w] = p / p.sum()
+        counts[w] = int(v.sum())
+    return profiles, counts, classes
+
+
+class LabelOracle:
+    """Judges by the labelled documents of each language; see the module docstring."""
+
+    name = "label"
+
+    def __init__(self, docs_src, docs_tgt, min_count=3, min_share=0.5, margin=0.1):
+        self.min_count, self.min_share, self.margin = min_count, min_share, margin
+        self.src = class_profiles(docs_src)
+        self.tgt = class_profiles(docs_tgt)
+        if [str(c) for c in self.src[2]] != [str(c) for c in self.tgt[2]]:
+            log.warning("source and target documents have different label sets: %s vs %s", self.src[2], self.tgt[2])
+
+    def clear_class(self, word, side):
+        """The word's class label when it is clear, else None (also for unknown words)."""
+        profiles, counts, classes = side
+        p = profiles.get(word)
+        if p is None or counts[word] < self.min_count:
+            return None
+        order = np.argsort(-p, kind="stable")
+        top = p[order[0]]
+        second = p[order[1]] if len(p) > 1 else 0.0
+        if top >= self.min_share and top - second > self.margin:
+            return str(classes[order[0]])
+        return None
+
+    def _judge(self, keyword, word, side):
+        ck = self.clear_class(keyword, self.src)
+        if ck is None or word == keyword and side is self.src:
+            return None
+        cw = self.clear_class(word, side)
+        if cw is None:
+            return None
+        return cw == ck
+
+    def judge_src(self, keyword, word):
+        return self._judge(keyword, word, self.src)
+
+    def judge_tgt(self, keyword, word):
+        return self._judge(keyword, word, self.tgt)
+
+    def additions(self, keyword, shown_tgt, vocab_tgt):
+        return []
+
+
+def load_setup(task_dir):
+    """Read and check ``setup.json`` of a task directory."""
+    path = Path(task_dir) / "setup.json"
+    if not path.exists():
+        raise ClimeError("no such file (run preprocess_ui.py first)", path)
+    try:
+        setup = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClimeError(f"not valid JSON ({err})", path) from None
+    kws = setup.get("keywords") if isinstance(setup, dict) else None
+    if not isinstance(kws, list):
+        raise ClimeError("missing list 'keywords'", path)
+    for i, kw in enumerate(kws):
+        if not (isinstance(kw, dict) and isinstance(kw.get("word"), str)
+                and isinstance(kw.get("src", []), list) and isinstance(kw.get("tgt", []), list)):
+            raise ClimeError(f"keyword #{i + 1}: expected {{'word', 'src', 'tgt'}}", path)
+        for side in ("src", "tgt"):
+            for n in kw.get(side, []):
+                if not (isinstance(n, dict) and isinstance(n.get("word"), str)):
+                    raise ClimeError(f"keyword {kw['word']!r}: bad {side} neighbour {n!r}", path)
+    return setup
+
+
+def load_vocab(task_dir, name="vocab_tgt.json"):
+    """The set of words of ``vocab_*.json`` (``[[word, freq], ...]``), or None if absent."""
+    path = Path(task_dir) / name
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {row[0] if isinstance(row, list) else row for row in data}
+    except (json.JSONDecodeError, UnicodeDecodeError, IndexError, TypeError) as err:
+        raise ClimeError(f"cannot read vocabulary ({err})", path) from None
+
+
+def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_words=True):
+    """Judge the keywords of ``setup`` with ``oracle``.
+
+    Returns ``(rows, stats)``: FeedbackRow objects in keyword order and a dict
+    of counts (keywords, judgements, similar, not_similar, added, flipped).
+    """
+    if not 0.0 <= noise <= 1.0:
+        raise ClimeError(f"--noise must be between 0 and 1, got {noise}")
+    rng = np.random.RandomState(seed % (2**32))
+    keywords = setup["keywords"] if budget is None else setup["keywords"][: max(budget, 0)]
+    try:
+        t0 = datetime.fromisoformat(str(setup.get("created", "")).replace("Z", "+00:00"))
+    except ValueError:
+        t0 = datetime(2000, 1, 1)
+    stats = dict(keywords=len(keywords), judgements=0, similar=0, not_similar=0, added=0, flipped=0, unmarked=0)
+    rows = []
+    for i, kw in enumerate(keywords):
+        k = kw["word"]
+        row = FeedbackRow(keyword=k, timestamp=(t0 + timedelta(seconds=30 * (i + 1))).isoformat(timespec="seconds"))
+        for side, judge, pos, neg in (("src", oracle.judge_src, row.pos1, row.neg1),
+                                      ("tgt", oracle.judge_tgt, row.pos2, row.neg2)):
+            seen = set()
+            for n in kw.get(side, []):
+                w = n["word"]
+                if w in seen:
+                    continue
+                seen.add(w)
+                verdict = judge(k, w)
+                if verdict is None:
+                    stats["unmarked"] += 1
+                    continue
+                if noise > 0 and rng.random_sample() < noise:
+                    verdict = not verdict
+                    stats["flipped"] += 1
+                (pos if verdict else neg).append(w)
+        if add_words:
+            shown = {n["word"] for n in kw.get("tgt", [])}
+            for w in oracle.additions(k, shown, vocab_tgt):
+                row.new2.append(w)
+                row.pos2.append(w)
+                stats["added"] += 1
+        stats["similar"] += len(row.pos1) + len(row.pos2) - len(row.new2)
+        stats["not_similar"] += len(row.neg1) + len(row.neg2)
+        rows.append(row)
+    stats["judgements"] = stats["similar"] + stats["not_similar"] + stats["added"]
+    return rows, stats
+
+
+def make_oracle(kind, dicts=(), docs_src=None, docs_tgt=None, min_count=3, min_share=0.5, margin=0.1):
+    """Build an oracle from file paths (dictionaries, or labelled document files)."""
+    from .align import read_dictionary
+    from .text import read_docs
+
+    if kind == "dict":
+        if not dicts:
+            raise ClimeError("--oracle dict needs --dict FILE")
+        pairs = []
+        for p in dicts:
+            pairs.extend(read_dictionary(p))
+        if not pairs:
+            raise ClimeError("the dictionary has no pairs", dicts[0])
+        return DictOracle(pairs)
+    if kind == "label":
+        if not docs_src or not docs_tgt:
+            raise ClimeError("--oracle label needs --docs-src and --docs-tgt (labelled documents, never the test set)")
+        ds, dt = read_docs(docs_src, labeled=True), read_docs(docs_tgt, labeled=True)
+        if not ds:
+            raise ClimeError("no documents", docs_src)
+        if not dt:
+            raise ClimeError("no documents", docs_tgt)
+        return LabelOracle(ds, dt, min_count=min_count, min_share=min_share, margin=margin)
+    raise ClimeError(f"unknown oracle {kind!r} (dict, label)")
+
+
+def run(task_dir, oracle, out, budget=None, noise=0.0, seed=0, add_words=True):
+    """Simulate on a task directory and write the feedback CSV; returns the stats."""
+    setup = load_setup(task_dir)
+    vocab = load_vocab(task_dir) if add_words else None
+    rows, stats = simulate(setup, oracle, budget=budget, noise=noise, seed=seed, vocab_tgt=vocab, add_words=add_words)
+    write_feedback(out, rows)
+    return stats

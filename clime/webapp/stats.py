@@ -1,0 +1,121 @@
+"""Per-user progress, time spent and agreement between annotators of a task.
+
+Time spent is derived from the event log: the gap between two consecutive events
+of an annotator counts for the keyword of the earlier one, capped at ``IDLE_CAP``
+seconds (a break, or a tab left open, is not work).
+"""
+
+from collections import defaultdict
+from itertools import combinations
+
+from sqlalchemy import select
+
+from .db import Event, Judgement, KeywordState, find_annotators
+
+IDLE_CAP = 300.0
+
+
+def time_per_keyword(events, idle_cap=IDLE_CAP):
+    """{keyword: seconds} from events (objects with .ts and .keyword), in any order."""
+    evs = sorted(events, key=lambda e: e.ts)
+    out = defaultdict(float)
+    for a, b in zip(evs, evs[1:]):
+        if a.keyword is not None and a.action != "finish":
+            out[a.keyword] += min(max(b.ts - a.ts, 0.0), idle_cap)
+    return dict(out)
+
+
+def user_summary(s, ann):
+    states = list(s.scalars(select(KeywordState).where(KeywordState.annotator_id == ann.id)))
+    js = list(s.scalars(select(Judgement).where(Judgement.annotator_id == ann.id)))
+    events = list(s.scalars(select(Event).where(Event.annotator_id == ann.id)))
+    seconds = sum(time_per_keyword(events).values())
+    return {
+        "user": ann.user,
+        "keywords_opened": len(states),
+        "keywords_done": sum(1 for k in states if k.done),
+        "keywords_judged": len({j.keyword for j in js if j.mark}),
+        "judgements": sum(1 for j in js if j.mark),
+        "similar": sum(1 for j in js if j.mark == "pos"),
+        "not_similar": sum(1 for j in js if j.mark == "neg"),
+        "added": sum(1 for j in js if j.added),
+        "actions": len(events),
+        "seconds": round(seconds, 1),
+        "minutes": round(seconds / 60.0, 1),
+        "finished": ann.finished is not None,
+    }
+
+
+def cohen_kappa(pairs):
+    """Cohen's kappa of [(label_a, label_b)]; None when undefined (no items, or one label only)."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    labels = sorted({x for p in pairs for x in p})
+    po = sum(1 for a, b in pairs if a == b) / n
+    pe = sum((sum(1 for a, _ in pairs if a == lab) / n) * (sum(1 for _, b in pairs if b == lab) / n)
+             for lab in labels)
+    if pe >= 1.0:
+        return None
+    return (po - pe) / (1.0 - pe)
+
+
+def agreement(marks_by_user):
+    """Agreement of every pair of users on the items both marked.
+
+    ``marks_by_user``: {user: {item: "pos"|"neg"}}.  Returns {"pairs": [...], "overall": {...}}
+    with, per pair and pooled over pairs, the number of common items, the share on which
+    the two agree and Cohen's kappa.
+    """
+    pairs_out = []
+    pooled = []
+    for u, v in combinations(sorted(marks_by_user), 2):
+        mu, mv = marks_by_user[u], marks_by_user[v]
+        common = sorted(set(mu) & set(mv))
+        items = [(mu[i], mv[i]) for i in common]
+        pooled.extend(items)
+        pairs_out.append({"users": [u, v], "common": len(items),
+                          "agreement": (sum(a == b for a, b in items) / len(items)) if items else None,
+                          "kappa": cohen_kappa(items)})
+    overall = {"common": len(pooled),
+               "agreement": (sum(a == b for a, b in pooled) / len(pooled)) if pooled else None,
+               "kappa": cohen_kappa(pooled)}
+    return {"pairs": pairs_out, "overall": overall}
+
+
+def task_stats(s, task_name):
+    anns = find_annotators(s, task=task_name)
+    users = [user_summary(s, a) for a in anns]
+    marks = {}
+    for a in anns:
+        marks[a.user] = {(j.keyword, j.lang, j.word): j.mark
+                         for j in s.scalars(select(Judgement).where(Judgement.annotator_id == a.id))
+                         if j.mark in ("pos", "neg")}
+    return {"task": task_name, "users": users, "agreement": agreement(marks)}
+
+
+def _fmt(x, spec=".2f"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def format_stats(st):
+    lines = [f"task {st['task']}: {len(st['users'])} user(s)"]
+    if st["users"]:
+        w = max(4, *(len(u["user"]) for u in st["users"]))
+        lines.append(f"{'user':<{w}}  {'done':>5} {'opened':>6} {'judged':>6} {'judgements':>10} "
+                     f"{'similar':>7} {'not':>5} {'added':>5} {'minutes':>7}  finished")
+        for u in st["users"]:
+            lines.append(f"{u['user']:<{w}}  {u['keywords_done']:>5} {u['keywords_opened']:>6} "
+                         f"{u['keywords_judged']:>6} {u['judgements']:>10} {u['similar']:>7} "
+                         f"{u['not_similar']:>5} {u['added']:>5} {u['minutes']:>7.1f}  "
+                         f"{'yes' if u['finished'] else 'no'}")
+    ag = st["agreement"]
+    if ag["pairs"]:
+        lines.append("agreement on words both users marked:")
+        for p in ag["pairs"]:
+            lines.append(f"  {p['users'][0]} / {p['users'][1]}: {p['common']} common, "
+                         f"agreement {_fmt(p['agreement'])}, kappa {_fmt(p['kappa'])}")
+        o = ag["overall"]
+        lines.append(f"  all pairs: {o['common']} common, agreement {_fmt(o['agreement'])}, "
+                     f"kappa {_fmt(o['kappa'])}")
+    return "\n".join(lines)

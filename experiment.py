@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The end-to-end CLIME experiment with a simulated annotator:
+train -> rank -> preprocess -> simulate -> update -> retrain, repeated over seeds,
+for several conditions (update objectives, realign, propagate), oracles, keyword
+budgets, seed-dictionary sizes and models, producing one report
+(results/<name>/report.md + report.json).
+
+  python experiment.py --config experiments/example.json
+  python experiment.py --config experiments/example.json --dev-only --name example_dev
+  python experiment.py --src-emb embeds/en --tgt-emb embeds/fr --runs 5 \\
+      --conditions none cosine realign realign+cosine --oracles dict label
+
+Conditions are '+'-joined: none | dot | cosine | hinge | retrofit, realign (alone:
+--realign --no-local), prop (--propagate), renorm. Command-line options override
+the configuration file. Finished steps are cached under the work folder, so a rerun
+resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
+"""
+import json
+import logging
+from dataclasses import fields
+from pathlib import Path
+
+from clime import cli
+from clime import experiment as ex
+from clime.errors import ClimeError
+
+log = logging.getLogger("clime.experiment")
+
+
+def main(argv=None):
+    p = cli.make_parser(__doc__)
+    p.add_argument("--config", help="JSON file with any of the options below (underscores for dashes)")
+    p.add_argument("--name", help="experiment name: results/<name>/, work/experiments/<name>/ (default: example)")
+    g = p.add_argument_group("data (defaults: the committed example in data/)")
+    for opt in ("src-emb", "tgt-emb", "src-vec", "tgt-vec", "train", "test", "dev", "tgt-unlabeled", "tgt-labeled",
+                "categories", "seed-dict", "oracle-dict", "test-dict", "src-lang", "tgt-lang"):
+        g.add_argument(f"--{opt}", default=None)
+    g = p.add_argument_group("what to compare")
+    g.add_argument("--runs", type=int, help="seeds per condition (default: 5)")
+    g.add_argument("--models", nargs="+", choices=["cnn", "dan", "lr"], help="classifiers (default: cnn)")
+    g.add_argument("--conditions", nargs="+", help="update conditions (default: none dot cosine hinge realign realign+cosine)")
+    g.add_argument("--objective", nargs="+", choices=list(ex.OBJECTIVES),
+                   help="shorthand: conditions none + these objectives (+ realign, realign+OBJ with --realign-variants)")
+    g.add_argument("--realign-variants", action="store_true", help="with --objective: add realign and realign+OBJ")
+    g.add_argument("--propagate-variants", action="store_true", help="add a +prop version of every updating condition")
+    g.add_argument("--oracles", nargs="+", choices=["dict", "label"], help="simulated annotators (default: dict)")
+    g.add_argument("--budgets", nargs="+", type=int, help="keyword budgets (default: 50)")
+    g.add_argument("--seed-sizes", nargs="+", help="seed dictionary sizes: given (embeddings as they are), N pairs, full")
+    g.add_argument("--noise", type=float, help="simulated annotator's noise")
+    g.add_argument("-k", type=int, help="neighbours per language shown for each keyword (default: 5)")
+    g = p.add_argument_group("how")
+    g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
+    g.add_argument("--epochs", type=int, help="train.py --epochs (default: train.py's)")
+    g.add_argument("--train-runs", type=int, help="train.py --runs per training (default: 1)")
+    g.add_argument("--device", help="--device for train.py and update.py (default: theirs)")
+    g.add_argument("--jobs", type=int, help="seeds run in parallel (default: 1)")
+    g.add_argument("--work", help="work folder (default: work/experiments/<name>)")
+    g.add_argument("--out", help="report folder (default: results/<name>)")
+    g.add_argument("--keep-embeddings", action="store_true", default=None, help="keep every updated embedding directory")
+    g.add_argument("--update-args", help="extra update.py arguments, one string (e.g. '--reg 2')")
+    g.add_argument("--train-args", help="extra train.py arguments, one string")
+    cli.add_common(p)
+    args = p.parse_args(argv)
+    cli.setup_logging(args.quiet, args.verbose)
+    cli.seed_everything(args.seed)
+
+    conf = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.exists():
+            raise ClimeError("no such file", path)
+        try:
+            conf = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ClimeError(f"not valid JSON ({err})", path) from None
+        if not isinstance(conf, dict):
+            raise ClimeError("expected a JSON object", path)
+    names = {f.name for f in fields(ex.Config)}
+    for key, value in vars(args).items():
+        if key in names and value is not None and key != "seed":
+            conf[key] = value
+    if args.seed != 0 or "seed" not in conf:
+        conf["seed"] = args.seed
+    if args.update_args:
+        conf["update_args"] = args.update_args.split()
+    if args.train_args:
+        conf["train_args"] = args.train_args.split()
+    if args.objective:
+        conds = ["none"] + list(args.objective)
+        if args.realign_variants:
+            conds += ["realign"] + [f"realign+{o}" for o in args.objective]
+        conf["conditions"] = conds
+    if args.propagate_variants:
+        conds = conf.get("conditions") or ex.Config().conditions
+        conf["conditions"] = list(conds) + [f"{c}+prop" for c in conds if c != "none" and c != "realign"]
+    if not any(conf.get(k) for k in ("src_emb", "src_vec")):
+        conf.setdefault("src_vec", "data/eng.vec.gz")
+    if not any(conf.get(k) for k in ("tgt_emb", "tgt_vec")):
+        conf.setdefault("tgt_vec", "data/fra.vec.gz")
+    conf["seed_sizes"] = [int(s) if str(s).isdigit() else s for s in conf.get("seed_sizes", ["given"])]
+    cfg = ex.Config.from_dict(conf, args.config)
+    experiment = ex.Experiment(cfg)
+    report = experiment.run(progress=not cli.progress_disabled())
+    log.info("%s", ex.render_markdown(report).split("## Time per stage")[0].rstrip())
+    log.info("report: %s/report.md, %s/report.json", experiment.out, experiment.out)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Write an embedding directory as word2vec text (with its 'N D' header line),
+gzipped when the output name ends in .gz.
+
+  python export_vec.py embeds/en_new embeds/eng_new.vec
+"""
+import logging
+
+from clime import cli
+from clime.errors import ClimeError
+
+log = logging.getLogger("clime.export_vec")
+
+
+def main(argv=None):
+    p = cli.make_parser(__doc__)
+    p.add_argument("input", help="embedding directory (E.npy or E.pt, and words.json)")
+    p.add_argument("output", help="word2vec text file to write; .gz compresses")
+    p.add_argument("--precision", type=int, default=9,
+                   help="significant digits per value; 9 reproduces float32 values exactly")
+    cli.add_common(p, seed=False)
+    args = p.parse_args(argv)
+    cli.setup_logging(args.quiet, args.verbose)
+
+    from clime.embeddings import load_embeddings, write_vec
+
+    if not 1 <= args.precision <= 17:
+        raise ClimeError(f"--precision must be between 1 and 17, got {args.precision}")
+    emb = load_embeddings(args.input)
+    write_vec(args.output, emb.words, emb.vectors, precision=args.precision, progress=not cli.progress_disabled())
+    log.info("wrote %s (%d words x %d dims, %d significant digits)", args.output, len(emb), emb.dim, args.precision)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,161 @@
+"""The experiment runner: statistics helpers, conditions, and a whole tiny run."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clime import experiment as ex
+from clime.embeddings import save_embeddings
+from clime.errors import ClimeError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ["train.py", "rank_words.py", "preprocess_ui.py", "simulate.py", "update.py"]
+
+
+def test_t_quantile_table():
+    assert ex.t975(1) == pytest.approx(12.706)
+    assert ex.t975(4) == pytest.approx(2.776)
+    assert 2.021 < ex.t975(35) < 2.042
+    assert ex.t975(10**6) == pytest.approx(1.96, abs=1e-3)
+    assert math.isnan(ex.t975(0))
+
+
+def test_paired_ci():
+    d = ex.paired_ci([0.5, 0.6, 0.7, 0.5, 0.6], [0.6, 0.7, 0.75, 0.55, 0.7])
+    diffs = np.array([0.1, 0.1, 0.05, 0.05, 0.1])
+    half = 2.776 * diffs.std(ddof=1) / math.sqrt(5)
+    assert d["n"] == 5 and d["mean"] == pytest.approx(diffs.mean())
+    assert d["lo"] == pytest.approx(diffs.mean() - half) and d["hi"] == pytest.approx(diffs.mean() + half)
+    one = ex.paired_ci([0.5], [0.6])
+    assert one["mean"] == pytest.approx(0.1) and one["lo"] is None
+
+
+def test_condition_args():
+    assert ex.condition_args("none") is None
+    assert ex.condition_args("cosine") == ["--no-realign", "--objective", "cosine"]
+    assert ex.condition_args("realign") == ["--realign", "--no-local"]
+    assert ex.condition_args("realign+hinge+prop") == ["--realign", "--propagate", "--objective", "hinge"]
+    for bad in ("banana", "dot+cosine", "prop", ""):
+        with pytest.raises(ClimeError):
+            ex.condition_args(bad)
+
+
+def test_render_markdown_fields():
+    row = {"seed_size": "given", "seed_pairs": None, "model": "lr", "oracle": "dict", "budget": 5, "condition": "cosine",
+           "n": 2, "accuracy_before_mean": 0.5, "accuracy_before_std": 0.1, "accuracy_after_mean": 0.6,
+           "accuracy_after_std": 0.1, "accuracy_diff": ex.paired_ci([0.4, 0.6], [0.5, 0.7]),
+           "macro_f1_after_mean": 0.5, "macro_f1_after_std": 0.0, "macro_f1_diff": ex.paired_ci([0.4, 0.6], [0.5, 0.6]),
+           "p1_nn_before": 0.3, "p1_nn_after": 0.4, "p1_csls_before": 0.35, "p1_csls_after": 0.45, "judgements_mean": 12}
+    rep = {"name": "t", "split": "test", "eval_file": "x.json", "rows": [row], "times": {"update": {"calls": 1, "mean_s": 1.0, "total_s": 1.0}},
+           "wall_s": 60, "machine": {"machine": "x86_64", "cpus": 2, "torch": None}, "top_keywords": {},
+           "config": {"runs": 2, "seed": 0, "train_runs": 1, "epochs": None, "k": 5, "noise": 0.0, "test_dict": "d.tsv", "jobs": 1}}
+    md = ex.render_markdown(rep)
+    assert "| cosine | 2 | 50.0 ± 10.0 | 60.0 ± 10.0 | +10.0 [+10.0, +10.0]" in md
+    assert "30.0 → 40.0" in md and "Time per stage" in md
+
+
+# ---------------------------------------------------------------------------- the whole loop
+
+def _tiny_task(tmp):
+    rng = np.random.RandomState(0)
+    dim = 12
+    classes = {0: [f"sport{i}" for i in range(6)], 1: [f"health{i}" for i in range(6)]}
+    fillers = ["the", "a", "of", "and", "in", "to", "is", "it"]
+    en_words = classes[0] + classes[1] + fillers
+    fr = {w: "f" + w for w in en_words}
+    centre = {0: rng.randn(dim), 1: rng.randn(dim)}
+    S = []
+    for w in en_words:
+        c = 0 if w in classes[0] else 1 if w in classes[1] else None
+        v = rng.randn(dim) * 0.6 + (centre[c] if c is not None else 0)
+        S.append(v / np.linalg.norm(v))
+    S = np.array(S, dtype=np.float32)
+    T = S + rng.randn(*S.shape).astype(np.float32) * 0.35  # roughly aligned translations
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    save_embeddings(tmp / "en", S, en_words)
+    save_embeddings(tmp / "fr", T, [fr[w] for w in en_words])
+
+    def docs(path, n, lang, labeled=True, start=0):
+        with open(path, "w", encoding="utf-8") as fh:
+            for i in range(n):
+                c = i % 2
+                words = list(rng.choice(classes[c], 3)) + list(rng.choice(fillers, 3))
+                rng.shuffle(words)
+                if lang == "fr":
+                    words = [fr[w] for w in words]
+                d = {"id": start + i, "text": words}
+                if labeled:
+                    d["label"] = c
+                fh.write(json.dumps(d) + "\n")
+
+    docs(tmp / "en.json", 60, "en")
+    docs(tmp / "fr.json", 20, "fr")
+    docs(tmp / "fr_dev.json", 16, "fr")
+    docs(tmp / "fr_unlabeled.json", 30, "fr", labeled=False)
+    docs(tmp / "fr_labeled.json", 30, "fr")
+    (tmp / "categories.txt").write_text("sport\nhealth\n", encoding="utf-8")
+    pairs = [(w, fr[w]) for w in en_words]
+    (tmp / "seed.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs[::4]), encoding="utf-8")
+    (tmp / "oracle.tsv").write_text("".join(f"{s}\t{t}\n" for i, (s, t) in enumerate(pairs) if i % 4 and i % 3),
+                                    encoding="utf-8")
+    (tmp / "test.tsv").write_text("".join(f"{s}\t{t}\n" for i, (s, t) in enumerate(pairs) if i % 4 and not i % 3),
+                                  encoding="utf-8")
+    conf = {"name": "tiny", "src_emb": str(tmp / "en"), "tgt_emb": str(tmp / "fr"), "train": str(tmp / "en.json"),
+            "test": str(tmp / "fr.json"), "dev": str(tmp / "fr_dev.json"), "tgt_unlabeled": str(tmp / "fr_unlabeled.json"),
+            "tgt_labeled": str(tmp / "fr_labeled.json"), "categories": str(tmp / "categories.txt"),
+            "seed_dict": str(tmp / "seed.tsv"), "oracle_dict": str(tmp / "oracle.tsv"), "test_dict": str(tmp / "test.tsv"),
+            "runs": 2, "models": ["lr"], "budgets": [3, 6], "k": 3, "oracles": ["dict", "label"],
+            "conditions": ["none", "cosine", "realign"], "epochs": 3, "work": str(tmp / "work"), "out": str(tmp / "results")}
+    (tmp / "conf.json").write_text(json.dumps(conf), encoding="utf-8")
+    return tmp / "conf.json"
+
+
+@pytest.mark.skipif(not all((ROOT / s).exists() for s in SCRIPTS), reason="the pipeline scripts are not all there yet")
+def test_experiment_end_to_end(tmp_path):
+    conf = _tiny_task(tmp_path)
+    cmd = [sys.executable, str(ROOT / "experiment.py"), "--config", str(conf), "-q"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
+    md = (tmp_path / "results" / "report.md").read_text(encoding="utf-8")
+    assert rep["split"] == "test"
+    # one row per oracle x budget x condition, each over 2 seeds
+    assert len(rep["rows"]) == 2 * 2 * 3
+    for row in rep["rows"]:
+        assert row["n"] == 2 and row["seeds"] == [0, 1]
+        for f in ("accuracy_before_mean", "accuracy_before_std", "accuracy_after_mean", "accuracy_after_std",
+                  "macro_f1_before_mean", "macro_f1_after_mean", "p1_nn_before", "p1_nn_after",
+                  "p1_csls_before", "p1_csls_after", "judgements_mean"):
+            assert row[f] is not None, f
+        assert 0 <= row["accuracy_after_mean"] <= 1
+        d = row["accuracy_diff"]
+        assert d["lo"] <= d["mean"] <= d["hi"]
+        if row["condition"] == "none":
+            assert d["mean"] == 0 and row["judgements_mean"] == 0
+    judged = [r for r in rep["rows"] if r["condition"] == "cosine" and r["oracle"] == "dict"]
+    assert judged[0]["judgements_mean"] > 0 and judged[0]["budget"] == 3
+    for stage in ("train (before)", "rank", "preprocess", "simulate", "update", "train (after)", "word translation P@1"):
+        assert stage in rep["times"], stage
+    assert "Δ accuracy [95% CI]" in md and "| realign |" in md
+    # a rerun reuses every finished step (no retraining) and gives the same numbers
+    r2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    rep2 = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
+    assert [x["accuracy_after_mean"] for x in rep2["rows"]] == [x["accuracy_after_mean"] for x in rep["rows"]]
+    assert rep2["wall_s"] < rep["wall_s"]
+
+
+def test_bad_config(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"bogus": 1}), encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "experiment.py"), "--config", str(tmp_path / "c.json")],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "bogus" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "experiment.py"), "--conditions", "none", "cosin",
+                        "--src-emb", str(tmp_path), "--tgt-emb", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "cosin" in r.stderr and "Traceback" not in r.stderr

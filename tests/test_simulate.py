@@ -1,0 +1,180 @@
+"""The simulated annotator: each oracle on a tiny task with a known answer."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clime import simulate as sim
+from clime.feedback import read_feedback
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def nb(*words):
+    return [{"word": w, "sim": 0.5} for w in words]
+
+
+SETUP = {
+    "format": 1, "task": "tiny", "src_lang": "ENGLISH", "tgt_lang": "FRENCH",
+    "categories": ["health", "sport"], "k": 3, "created": "2026-01-01T00:00:00",
+    "keywords": [
+        {"word": "hospital", "score": 3.0, "src": nb("hospitals", "clinic", "football", "zebra"),
+         "tgt": nb("hôpital", "clinique", "ballon", "inconnu")},
+        {"word": "football", "score": 2.0, "src": nb("ball", "footballs", "doctor"),
+         "tgt": nb("médecin", "ballon", "clinique")},
+        {"word": "unknownword", "score": 1.0, "src": nb("hospital"), "tgt": nb("hôpital")},
+    ],
+}
+
+DICT = "hospital\thôpital\nclinic\tclinique\nhospital\tclinique\nfootball\tfootball\nfootball\tballon\n" \
+       "ball\tballon\ndoctor\tmédecin\nnurse\tinfirmière\n"
+
+
+@pytest.fixture
+def task(tmp_path):
+    d = tmp_path / "ui_data" / "tiny"
+    d.mkdir(parents=True)
+    (d / "setup.json").write_text(json.dumps(SETUP, ensure_ascii=False), encoding="utf-8")
+    vocab = sorted([["hôpital", 5], ["clinique", 3], ["ballon", 4], ["football", 6], ["médecin", 2], ["inconnu", 1]])
+    (d / "vocab_tgt.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "dict.tsv").write_text(DICT, encoding="utf-8")
+    return tmp_path
+
+
+def test_inflection_heuristic():
+    assert sim.is_inflection("hospital", "hospitals")
+    assert sim.is_inflection("elect", "elected")
+    assert sim.is_inflection("study", "studies")
+    assert sim.is_inflection("stop", "stopped")
+    assert sim.is_inflection("govern", "governing")
+    assert sim.is_inflection("create", "created")
+    assert not sim.is_inflection("hospital", "hospital")
+    assert not sim.is_inflection("ball", "bell")
+    assert not sim.is_inflection("hospital", "host")
+    assert not sim.is_inflection("international", "internet")
+
+
+def test_dict_oracle_known_answer(task):
+    oracle = sim.make_oracle("dict", [task / "dict.tsv"])
+    vocab = sim.load_vocab(task / "ui_data" / "tiny")
+    rows, stats = sim.simulate(SETUP, oracle, vocab_tgt=vocab)
+    r = {row.keyword: row for row in rows}
+    h = r["hospital"]
+    # inflection and shared translation (clinique) are similar; football known but unrelated; zebra unknown
+    assert h.pos1 == ["hospitals", "clinic"] and h.neg1 == ["football"]
+    assert h.pos2 == ["hôpital", "clinique"] and h.neg2 == ["ballon"]  # inconnu unknown -> unmarked
+    assert h.new2 == []  # best translation already shown
+    f = r["football"]
+    assert f.pos1 == ["ball", "footballs"] and f.neg1 == ["doctor"]
+    assert f.neg2 == ["médecin", "clinique"]
+    # best translation 'football' is in the target vocabulary and not shown: added, also in pos2
+    assert f.new2 == ["football"] and f.pos2 == ["ballon", "football"]
+    u = r["unknownword"]  # the oracle knows nothing about the keyword
+    assert u.pos1 == u.neg1 == u.pos2 == u.neg2 == u.new2 == []
+    assert stats["keywords"] == 3 and stats["added"] == 1
+    assert stats["judgements"] == 6 + 6 + 1
+
+
+def test_dict_added_word_must_be_in_vocab(task):
+    oracle = sim.DictOracle([("nurse", "infirmière")])
+    setup = {"keywords": [{"word": "nurse", "src": [], "tgt": nb("hôpital")}]}
+    rows, _ = sim.simulate(setup, oracle, vocab_tgt={"hôpital"})
+    assert rows[0].new2 == [] and rows[0].neg2 == []  # hôpital unknown to this dictionary
+    rows, _ = sim.simulate(setup, oracle, vocab_tgt={"hôpital", "infirmière"})
+    assert rows[0].new2 == ["infirmière"] and rows[0].pos2 == ["infirmière"]
+
+
+def _docs(path, docs):
+    path.write_text("".join(json.dumps({"id": i, "text": t, "label": l}) + "\n" for i, (t, l) in enumerate(docs)),
+                    encoding="utf-8")
+
+
+def test_label_oracle_known_answer(tmp_path):
+    src = [(["hospital", "doctor", "the"], 0)] * 4 + [(["football", "ball", "the"], 1)] * 4 \
+        + [(["rare"], 0)] * 2 + [(["mixed", "hospital"], 0), (["mixed"], 1), (["mixed"], 1), (["mixed"], 0)] \
+        + [(["filler"], 1)] * 2  # balanced classes: 8 documents each
+    tgt = [(["hôpital", "médecin", "le"], 0)] * 3 + [(["ballon", "le"], 1)] * 5
+    _docs(tmp_path / "s.json", src)
+    _docs(tmp_path / "t.json", tgt)
+    oracle = sim.make_oracle("label", docs_src=tmp_path / "s.json", docs_tgt=tmp_path / "t.json")
+    setup = {"keywords": [
+        {"word": "hospital", "src": nb("doctor", "football", "the", "rare", "mixed", "absent"),
+         "tgt": nb("hôpital", "médecin", "ballon", "le", "absent")},
+        {"word": "the", "src": nb("doctor"), "tgt": nb("hôpital")},  # keyword without a clear class
+    ]}
+    rows, stats = sim.simulate(setup, oracle)
+    h = rows[0]
+    assert h.pos1 == ["doctor"] and h.neg1 == ["football"]  # the, rare (2 docs), mixed, absent unmarked
+    assert h.pos2 == ["hôpital", "médecin"] and h.neg2 == ["ballon"]  # le spread over classes
+    assert rows[1].pos1 == rows[1].neg1 == rows[1].pos2 == rows[1].neg2 == []
+    assert h.new2 == []
+    assert stats["judgements"] == 5
+
+
+def test_budget_noise_determinism(task):
+    oracle = sim.make_oracle("dict", [task / "dict.tsv"])
+    rows, stats = sim.simulate(SETUP, oracle, budget=1)
+    assert [r.keyword for r in rows] == ["hospital"] and stats["keywords"] == 1
+    a, sa = sim.simulate(SETUP, oracle, noise=0.5, seed=3)
+    b, _ = sim.simulate(SETUP, oracle, noise=0.5, seed=3)
+    assert [x.as_dict() for x in a] == [x.as_dict() for x in b]
+    assert sa["flipped"] > 0
+    allflip, sf = sim.simulate(SETUP, oracle, noise=1.0, seed=0, add_words=False)
+    assert allflip[0].neg1 == ["hospitals", "clinic"] and allflip[0].pos1 == ["football"]
+    # judgement counts do not change with noise
+    clean, sc = sim.simulate(SETUP, oracle, add_words=False)
+    assert sc["judgements"] == sf["judgements"]
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "simulate.py"), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_cli_writes_app_format_read_back(task):
+    out = task / "fb" / "sim.csv"
+    r = _run("--task", "tiny", "--ui-data", task / "ui_data", "--oracle", "dict", "--dict", task / "dict.tsv",
+             "--out", out, "-q", cwd=task)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2"
+    assert "\"['hospitals', 'clinic']\"" in text
+    rows = read_feedback(out)
+    assert [r.keyword for r in rows] == ["hospital", "football", "unknownword"]
+    assert rows[1].new2 == ["football"]
+    # same command, same bytes
+    out2 = task / "fb" / "sim2.csv"
+    _run("--task", "tiny", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out2, "-q", cwd=task)
+    assert out2.read_bytes() == out.read_bytes()
+    try:  # update.py's parser, when it exists, reads the file too
+        from clime import update  # noqa: F401
+    except ImportError:
+        return
+    for name in ("read_feedbacks", "load_feedback", "merge_feedback"):
+        fn = getattr(update, name, None)
+        if fn is not None:
+            try:
+                fn([out])
+            except TypeError:
+                fn(out)
+            break
+
+
+def test_cli_errors(task):
+    out = task / "x.csv"
+    r = _run("--task", "nope", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out, cwd=task)
+    assert r.returncode == 2 and "setup.json" in r.stderr and "Traceback" not in r.stderr
+    r = _run("--task", "tiny", "--ui-data", task / "ui_data", "--oracle", "label", "--out", out, cwd=task)
+    assert r.returncode == 2 and "--docs-src" in r.stderr
+    (task / "bad.tsv").write_text("a\tb\nbroken line here\n", encoding="utf-8")
+    r = _run("--task", "tiny", "--ui-data", task / "ui_data", "--dict", task / "bad.tsv", "--out", out, cwd=task)
+    assert r.returncode == 2 and "bad.tsv:2" in r.stderr
+    bad = task / "ui_data" / "broken"
+    bad.mkdir()
+    (bad / "setup.json").write_text("{not json", encoding="utf-8")
+    r = _run("--task", "broken", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out, cwd=task)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Train a cross-lingual classifier on frozen embeddings: source-language labels in,
+target-language test accuracy out.
+
+Each language looks its words up in its own embedding directory.  Models: cnn
+(Kim 2014: widths 3,4,5 x 100 filters), dan (deep averaging network), lr
+(logistic regression on the mean vector).  The model of each run is chosen by
+accuracy on --dev, or, without --dev, on a fixed 10 percent of the training documents
+(the same documents for every seed); the test set is only reported.
+"""
+
+import logging
+
+from clime import cli
+from clime.errors import ClimeError
+
+log = logging.getLogger("clime.train")
+
+
+def main(argv=None):
+    p = cli.make_parser(__doc__)
+    p.add_argument("--src-emb", required=True, help="source-language embedding directory (binarize.py)")
+    p.add_argument("--tgt-emb", required=True, help="target-language embedding directory")
+    p.add_argument("--train", required=True, help="labelled source-language documents (JSON lines)")
+    p.add_argument("--test", required=True, help="labelled target-language documents (JSON lines)")
+    p.add_argument("--dev", help="labelled dev documents for model selection (default: hold out --holdout of --train)")
+    p.add_argument("--dev-lang", choices=("auto", "src", "tgt"), default="auto",
+                   help="language of --dev; auto picks the embeddings that cover more of its tokens")
+    p.add_argument("--holdout", type=float, default=0.1,
+                   help="fraction of --train held out for model selection when there is no --dev "
+                        "(0: keep the last epoch)")
+    p.add_argument("--type", dest="model_type", choices=("cnn", "dan", "lr"), default="cnn", help="model")
+    p.add_argument("--runs", type=int, default=10, help="training runs, with seeds seed, seed+1, ...")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping (0: none)")
+    p.add_argument("--dropout", type=float, help="dropout (default: 0.5 for cnn and dan, 0 for lr)")
+    p.add_argument("--filters", type=int, default=100, help="cnn: filters per width")
+    p.add_argument("--widths", default="3,4,5", help="cnn: filter widths, comma-separated")
+    p.add_argument("--hidden", type=int, default=300, help="dan: hidden layer size")
+    p.add_argument("--layers", type=int, default=3, help="dan: hidden layers")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--output", help="save the best run's model (by dev accuracy) here, for rank_words.py")
+    p.add_argument("--results", help="write per-run numbers, mean, std and the arguments here (JSON)")
+    cli.add_common(p)
+    args = p.parse_args(argv)
+    cli.setup_logging(args.quiet, args.verbose)
+
+    import torch
+
+    from clime import train
+    from clime.embeddings import load_embeddings
+    from clime.fileio import write_json
+    from clime.text import read_docs
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cli.seed_everything(args.seed)
+    try:
+        widths = tuple(int(w) for w in args.widths.split(","))
+    except ValueError:
+        raise ClimeError(f"--widths must be comma-separated integers, got {args.widths!r}") from None
+    for name in ("runs", "epochs", "batch_size", "filters", "hidden"):
+        if getattr(args, name) < 1:
+            raise ClimeError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.holdout < 1:
+        raise ClimeError("--holdout must be in [0, 1)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ClimeError("--device cuda: no CUDA device available")
+
+    src = load_embeddings(args.src_emb)
+    tgt = load_embeddings(args.tgt_emb)
+    if src.dim != tgt.dim:
+        raise ClimeError(f"dimension {tgt.dim} differs from the source embeddings ({args.src_emb}: {src.dim})",
+                         args.tgt_emb)
+    train_docs = read_docs(args.train)
+    test_docs = read_docs(args.test)
+    dev_docs = read_docs(args.dev) if args.dev else None
+    config = train.TrainConfig(model_type=args.model_type, epochs=args.epochs, batch_size=args.batch_size,
+                               lr=args.lr, clip=args.clip, dropout=args.dropout, filters=args.filters,
+                               widths=widths, hidden=args.hidden, layers=args.layers, holdout=args.holdout,
+                               dev_lang=args.dev_lang)
+    names = {"src": args.src_emb, "tgt": args.tgt_emb, "train": args.train, "test": args.test, "dev": args.dev}
+
+    def report(i, run):
+        dev = "" if run["dev_accuracy"] is None else f"dev accuracy {100 * run['dev_accuracy']:.1f}, "
+        print(f"run {i + 1}/{args.runs} seed {run['seed']}: {dev}test accuracy {100 * run['accuracy']:.1f}, "
+              f"macro-F1 {100 * run['macro_f1']:.1f} (epoch {run['epoch']}, {run['seconds']:.1f} s)", flush=True)
+
+    result = train.train_classifier(src, tgt, train_docs, test_docs, dev_docs, config, runs=args.runs,
+                                    seed=args.seed, device=args.device, names=names, on_run=report)
+    summ = result.summary()
+    print(f"accuracy {100 * summ['accuracy_mean']:.1f} ± {100 * summ['accuracy_std']:.1f} ({args.runs} runs), "
+          f"macro-F1 {100 * summ['macro_f1_mean']:.1f} ± {100 * summ['macro_f1_std']:.1f}", flush=True)
+    arg_dict = train._plain(vars(args))
+    if args.output:
+        ck = train.make_checkpoint(result, args.model_type, arg_dict, names)
+        train.save_checkpoint(args.output, ck)
+        log.info("saved the model of run %d (seed %d) to %s", result.best_run + 1,
+                 result.runs[result.best_run]["seed"], args.output)
+    if args.results:
+        obj = {"runs": [{k: r[k] for k in ("seed", "accuracy", "macro_f1", "dev_accuracy", "epoch", "seconds")}
+                        for r in result.runs], **summ, "labels": train._plain(result.labels),
+               "coverage": result.coverage, "args": arg_dict}
+        write_json(args.results, obj, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
