@@ -22,9 +22,9 @@ log = logging.getLogger("clime.app")
 
 def _add_db(p):
     p.add_argument("--db", default=None, metavar="URL",
-                   help="SQLAlchemy database URL (default: $CLIME_DATABASE_URL or sqlite:///instance/clime.db)")
+                   help="SQLAlchemy database URL; unset: $CLIME_DATABASE_URL, else sqlite:///instance/clime.db")
     p.add_argument("--instance", default=None, metavar="DIR",
-                   help="instance folder: secret key and default database (default: ./instance)")
+                   help="instance folder of the secret key and the default database; unset: instance/ in the project folder")
 
 
 def _app(args, **extra):

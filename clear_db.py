@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from clime import cli
@@ -53,8 +53,8 @@ def backup(engine, url, path):
 def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("--db", default=None, metavar="URL",
-                   help="SQLAlchemy database URL (default: $CLIME_DATABASE_URL or sqlite:///instance/clime.db)")
-    p.add_argument("--instance", default=None, metavar="DIR", help="instance folder of the default database")
+                   help="SQLAlchemy database URL; unset: $CLIME_DATABASE_URL, else sqlite:///instance/clime.db")
+    p.add_argument("--instance", default=None, metavar="DIR", help="instance folder of the default database; unset: instance/ in the project folder")
     p.add_argument("--task", default=None, help="clear only this task")
     p.add_argument("--user", default=None, help="clear only this user (on every task unless --task)")
     p.add_argument("--backup", default=None, metavar="FILE", help="copy the database to FILE first")
@@ -79,8 +79,9 @@ def main(argv=None):
     Session = make_sessionmaker(engine)
     with Session() as s:
         anns = find_annotators(s, task=args.task, user=args.user)
-        n_events = sum(s.query(Event).filter(Event.annotator_id == a.id).count() for a in anns)
-        n_judg = sum(s.query(Judgement).filter(Judgement.annotator_id == a.id).count() for a in anns)
+        ids = [a.id for a in anns]
+        n_events = s.scalar(select(func.count()).select_from(Event).where(Event.annotator_id.in_(ids))) if ids else 0
+        n_judg = s.scalar(select(func.count()).select_from(Judgement).where(Judgement.annotator_id.in_(ids))) if ids else 0
     scope = " ".join(x for x in (f"task {args.task!r}" if args.task else "",
                                  f"user {args.user!r}" if args.user else "") if x) or "EVERYTHING"
     where = u.render_as_string(hide_password=True)

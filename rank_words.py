@@ -30,6 +30,9 @@ def main(argv=None):
     p.add_argument("--stopwords", help="file of words never to rank, one a line ('#' comments)")
     p.add_argument("--keep-symbols", action="store_true",
                    help="also rank tokens without any letter (punctuation, numbers)")
+    p.add_argument("--aggregate", choices=("sum", "mean"), default="sum",
+                   help="sum: the paper's salience (sum over documents); mean: divide by df(w), which favours "
+                        "topical over frequent words (use with --min-df 3)")
     p.add_argument("--batch-size", type=int, default=256, help="documents per gradient batch")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     cli.add_common(p)
@@ -63,7 +66,7 @@ def main(argv=None):
     docs = read_docs(train_path)
     ranked = rank_words(ck, model, src, docs, device=device, min_df=args.min_df, max_df=args.max_df,
                         stopwords=stop, letters_only=not args.keep_symbols, batch_size=args.batch_size,
-                        train_path=train_path)
+                        train_path=train_path, aggregate=args.aggregate)
     if args.top:
         ranked = ranked[: args.top]
     lines = "".join(f"{w}\t{s:.6g}\n" for w, s in ranked)

@@ -26,7 +26,7 @@ fi
 
 step "2. train the CNN on English labels, test on French ($RUNS runs)"
 py train.py --src-emb embeds/en --tgt-emb embeds/fr --train data/en.json --test data/fr.json \
-    --dev data/fr_dev.json --type cnn --runs "$RUNS" --seed "$SEED" \
+    --type cnn --runs "$RUNS" --seed "$SEED" \
     --output "$W/model.pt" --results "$W/results_before.json"
 
 step "3. rank the keywords"
@@ -50,7 +50,7 @@ step "6. refine the embeddings from the feedback and retrain"
 py update.py --feedback feedbacks/example_sim_dict.csv --src-emb embeds/en --tgt-emb embeds/fr \
     --out-src embeds/en_new --out-tgt embeds/fr_new --seed-dict data/dict.seed.tsv --seed "$SEED"
 py train.py --src-emb embeds/en_new --tgt-emb embeds/fr_new --train data/en.json --test data/fr.json \
-    --dev data/fr_dev.json --type cnn --runs "$RUNS" --seed "$SEED" --results "$W/results_after.json"
+    --type cnn --runs "$RUNS" --seed "$SEED" --results "$W/results_after.json"
 
 step "summary"
 py - "$W/results_before.json" "$W/results_after.json" <<'PY'

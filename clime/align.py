@@ -16,13 +16,21 @@ def fit_orthogonal(X, Y, weights=None):
     """The orthogonal W minimising sum_i w_i ||X_i W - Y_i||^2 (one SVD).
 
     X, Y: [n, D] paired rows.  Returns W [D, D] (float64) so that ``X @ W ≈ Y``.
+    With fewer independent pairs than dimensions, the rotation of the directions
+    the pairs do not constrain is chosen closest to the identity (deterministic).
     """
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if weights is not None:
         w = np.sqrt(np.asarray(weights, dtype=np.float64))[:, None]
         X, Y = X * w, Y * w
-    U, _, Vt = np.linalg.svd(X.T @ Y)
+    M = X.T @ Y
+    U, S, Vt = np.linalg.svd(M)
+    if S.size and S[-1] <= 1e-7 * max(S[0], 1e-300):
+        # Fewer independent pairs than dimensions: the best W is not unique, and
+        # which one LAPACK returns differs between machines.  A tiny pull towards
+        # the identity picks one canonical solution without moving the fit.
+        U, _, Vt = np.linalg.svd(M + (1e-9 * max(S[0], 1e-300)) * np.eye(M.shape[0]))
     return U @ Vt
 
 
@@ -82,6 +90,16 @@ def _index_pairs(src, tgt, pairs):
     return out
 
 
+class Precision(tuple):
+    """``(p_at_1, n_queries)``; ``float()`` of it is ``p_at_1``."""
+
+    def __new__(cls, p_at_1, n_queries):
+        return super().__new__(cls, (float(p_at_1), int(n_queries)))
+
+    def __float__(self):
+        return self[0]
+
+
 def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10, chunk=4096):
     """Word-translation precision@1 from ``src`` words into ``tgt`` words.
 
@@ -89,7 +107,8 @@ def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10,
     a word outside the vocabularies are ignored.  A source word counts as
     correct when its top-1 target (cosine for "nn", CSLS with ``csls_k`` for
     "csls", penalties over the full vocabularies) is any of its gold
-    translations.  Returns ``(p_at_1, n_queries)``; (0.0, 0) when no pair is usable.
+    translations.  Returns ``(p_at_1, n_queries)`` (a tuple whose ``float()`` is
+    p_at_1); (0.0, 0) when no pair is usable.
     """
     from .neighbors import mean_topk_sim, topk
 
@@ -99,7 +118,7 @@ def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10,
     for i, j in _index_pairs(src, tgt, pairs):
         gold.setdefault(i, set()).add(j)
     if not gold:
-        return 0.0, 0
+        return Precision(0.0, 0)
     queries = sorted(gold)
     Q = np.asarray(src.vectors[queries], dtype=np.float32)
     if method == "nn":
@@ -110,7 +129,7 @@ def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10,
         idx, _ = topk(Q, tgt.vectors, 1, method="csls", csls_k=csls_k, base_penalty=base_pen,
                       query_penalty=query_pen, chunk=chunk, device=device)
     hits = sum(int(idx[r, 0]) in gold[i] for r, i in enumerate(queries))
-    return hits / len(queries), len(queries)
+    return Precision(hits / len(queries), len(queries))
 
 
 def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):

@@ -321,10 +321,12 @@ def word_translation(src_dir, tgt_dir, dict_path, csls_k=10):
         value = None
         if fn is not None:
             try:
-                value = fn(src, tgt, pairs, method)
-                if isinstance(value, dict):
+                value = fn(src, tgt, pairs, method, csls_k=csls_k)
+                if isinstance(value, tuple):  # (p_at_1, n_queries)
+                    value = value[0] if value[1] else None
+                elif isinstance(value, dict):
                     value = value.get("p1", value.get("precision", value.get(method)))
-                value = float(value)
+                value = None if value is None else float(value)
             except Exception as err:  # noqa: BLE001 - fall back to our own measurement
                 log.debug("translation_precision failed (%s); measuring here", err)
                 value = None
@@ -565,7 +567,11 @@ class Experiment:
             groups.setdefault(key, []).append(rec)
         order = {c: i for i, c in enumerate(cfg.conditions)}
         rows = []
-        for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[2], k[3], order.get(k[4], 99))):
+        sizes = {str(x): i for i, x in enumerate(cfg.seed_sizes)}
+        models = {m: i for i, m in enumerate(cfg.models)}
+        oracles = {o: i for i, o in enumerate(cfg.oracles)}
+        for key in sorted(groups, key=lambda k: (sizes.get(str(k[0]), 99), models.get(k[1], 99), oracles.get(k[2], 99),
+                                                 k[3], order.get(k[4], 99))):
             recs = sorted(groups[key], key=lambda x: x["seed"])
             row = dict(zip(("seed_size", "model", "oracle", "budget", "condition"), key))
             row["seed_pairs"] = recs[0]["seed_pairs"]

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 TASK_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+RESERVED_TASKS = {"api", "static"}  # URL prefixes of the app (clime.webapp.taskdata)
 CSLS_K = 10
 SIM_DIGITS = 4
 
@@ -49,6 +50,8 @@ def check_task_name(name):
     """Task names become folder names and URLs: letters, digits, '-' and '_' (1-64)."""
     if not isinstance(name, str) or not TASK_RE.fullmatch(name):
         raise ClimeError(f"bad task name {name!r}: use 1 to 64 letters, digits, '-' or '_'")
+    if name in RESERVED_TASKS:
+        raise ClimeError(f"bad task name {name!r}: reserved by the app ({', '.join(sorted(RESERVED_TASKS))})")
     return name
 
 

@@ -95,13 +95,18 @@ def _has_letter(word):
 
 
 def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=1.0, stopwords=(),
-               letters_only=True, batch_size=256, progress=True, train_path=None):
+               letters_only=True, batch_size=256, progress=True, train_path=None, aggregate="sum"):
     """Rank the source words of ``docs`` (labelled) by salience under ``model``.
 
     Returns a list of (word, score), highest first (ties by word).  ``max_df``
     drops words in more than that fraction of the documents; ``letters_only``
-    drops tokens without any letter (punctuation, numbers).
+    drops tokens without any letter (punctuation, numbers).  ``aggregate`` "sum"
+    is the salience above; "mean" divides the sum by df(w) (the average gradient
+    norm per document containing w, times idf), which favours topical words over
+    frequent ones; pair it with ``min_df`` >= 2 or 3.
     """
+    if aggregate not in ("sum", "mean"):
+        raise ClimeError(f"unknown aggregate {aggregate!r} (sum or mean)")
     sizes = checkpoint["sizes"]
     if src_emb.dim != int(sizes["dim"]):
         raise ClimeError(f"embeddings have dimension {src_emb.dim} but the model was trained on "
@@ -125,6 +130,7 @@ def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=
         f = df[word]
         if f < min_df or f > max_df * n or word in stop or (letters_only and not _has_letter(word)):
             continue
-        out.append((word, float(sums[row] * idf(f, n))))
+        total = sums[row] / f if aggregate == "mean" else sums[row]
+        out.append((word, float(total * idf(f, n))))
     out.sort(key=lambda t: (-t[1], t[0]))
     return out

@@ -346,6 +346,7 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
 
     builder = MatrixBuilder(src_emb.dim)
     train_ids, cov_train = builder.encode("src", src_emb, [d["text"] for d in train_docs], names.get("train", "train"))
+    vocab = list(builder.maps["src"].keys())
     if dev_docs is not None:
         y_dev = encode_labels(dev_docs, labels, names.get("dev"), "dev")
         lang = config.dev_lang
@@ -362,7 +363,6 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
     else:
         tr_idx, dev_ids, cov_dev = np.arange(len(train_docs)), None, None
         log.warning("no dev set and --holdout 0: keeping the model of the last epoch")
-    vocab = list(builder.maps["src"].keys())
     test_ids, cov_test = builder.encode("tgt", tgt_emb, [d["text"] for d in test_docs], names.get("test", "test"))
     E_np = builder.matrix()
     E = torch.from_numpy(E_np).to(device)

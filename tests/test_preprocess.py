@@ -251,7 +251,7 @@ def test_categories_and_task_names(tmp_path):
         read_categories(p)
     for good in ("example", "Task_2-b", "x" * 64):
         assert check_task_name(good) == good
-    for bad in ("", "a b", "../up", "a/b", "café", "x" * 65, "t.json", "a\n"):
+    for bad in ("", "a b", "../up", "a/b", "café", "x" * 65, "t.json", "a\n", "api", "static"):
         with pytest.raises(ClimeError, match="task name"):
             check_task_name(bad)
 

@@ -11,6 +11,7 @@ Config keys (all optional): ``UI_DATA`` (task directories, default ``<repo>/ui_d
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from flask import Flask
@@ -79,6 +80,8 @@ def create_app(config=None):
         "engine": engine,
         "Session": make_sessionmaker(engine),
         "tasks": TaskCache(app.config["UI_DATA"]),
+        # SQLite has one writer at a time: queue this process's writers on a lock
+        "write_lock": threading.Lock() if engine.dialect.name == "sqlite" else None,
     }
     from . import views
 

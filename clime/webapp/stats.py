@@ -29,7 +29,8 @@ def user_summary(s, ann):
     states = list(s.scalars(select(KeywordState).where(KeywordState.annotator_id == ann.id)))
     js = list(s.scalars(select(Judgement).where(Judgement.annotator_id == ann.id)))
     events = list(s.scalars(select(Event).where(Event.annotator_id == ann.id)))
-    seconds = sum(time_per_keyword(events).values())
+    per_kw = time_per_keyword(events)
+    seconds = sum(per_kw.values())
     return {
         "user": ann.user,
         "keywords_opened": len(states),
@@ -43,6 +44,7 @@ def user_summary(s, ann):
         "seconds": round(seconds, 1),
         "minutes": round(seconds / 60.0, 1),
         "finished": ann.finished is not None,
+        "seconds_per_keyword": {k: round(v, 1) for k, v in per_kw.items()},
     }
 
 

@@ -23,11 +23,11 @@ MAX_WORD_LEN = 100
 
 
 def valid_task(name):
-    return isinstance(name, str) and bool(TASK_RE.match(name)) and name not in RESERVED_TASKS
+    return isinstance(name, str) and bool(TASK_RE.fullmatch(name)) and name not in RESERVED_TASKS
 
 
 def valid_user(name):
-    return isinstance(name, str) and bool(USER_RE.match(name))
+    return isinstance(name, str) and bool(USER_RE.fullmatch(name))
 
 
 def _read_json(path):

@@ -44,8 +44,15 @@ def _ctx(doc, tokens, pos):
     return {"doc": doc, "tokens": tokens, "pos": pos}
 
 
-def write_demo_task(ui_data, name="demo", categories=None):
-    """Write the demo task into ``ui_data/<name>/`` and return that folder."""
+def _is_hostile(w):
+    return w.startswith("<")
+
+
+def write_demo_task(ui_data, name="demo", categories=None, hostile=True):
+    """Write the demo task into ``ui_data/<name>/`` and return that folder.
+
+    ``hostile=False`` leaves the planted HTML out (for screenshots and demos).
+    """
     d = Path(ui_data) / name
     d.mkdir(parents=True, exist_ok=True)
     cats = categories if categories is not None else ["health", "sports", XSS_CAT, "travel"]
@@ -59,6 +66,12 @@ def write_demo_task(ui_data, name="demo", categories=None):
         ],
         "src_emb": "embeds/demo_src", "tgt_emb": "embeds/demo_tgt", "args": {}, "created": "2026-01-01T00:00:00+00:00",
     }
+    if not hostile:
+        setup["categories"] = [c for c in cats if not _is_hostile(c)] + ([] if categories else ["politics"])
+        setup["keywords"] = [k for k in setup["keywords"] if not _is_hostile(k["word"])]
+        for k in setup["keywords"]:
+            for side in ("src", "tgt"):
+                k[side] = [n for n in k[side] if not _is_hostile(n["word"])]
     write_json(d / "setup.json", setup, indent=1)
     conc_src = {
         "hospital": [
@@ -79,8 +92,16 @@ def write_demo_task(ui_data, name="demo", categories=None):
         XSS_IMG: [_ctx(14, [XSS_SCRIPT, XSS_IMG], 1)],
         "santé": [_ctx(15, ["la", "santé", "publique"], 1)],
     }
+    if not hostile:
+        for conc in (conc_src, conc_tgt):
+            for w in [w for w in conc if _is_hostile(w)]:
+                del conc[w]
+            for w, ctxs in conc.items():
+                conc[w] = [_ctx(c["doc"], [t for t in c["tokens"] if not _is_hostile(t)],
+                                [t for t in c["tokens"] if not _is_hostile(t)].index(w)) for c in ctxs]
     write_json(d / "concordance_src.json", conc_src)
     write_json(d / "concordance_tgt.json", conc_tgt)
-    write_json(d / "vocab_src.json", sorted([w, f] for w, f in SRC_VOCAB.items()))
-    write_json(d / "vocab_tgt.json", sorted([w, f] for w, f in TGT_VOCAB.items()))
+    keep = (lambda w: True) if hostile else (lambda w: not _is_hostile(w))
+    write_json(d / "vocab_src.json", sorted([w, f] for w, f in SRC_VOCAB.items() if keep(w)))
+    write_json(d / "vocab_tgt.json", sorted([w, f] for w, f in TGT_VOCAB.items() if keep(w)))
     return d

@@ -103,7 +103,7 @@ def body_lang(data):
 
 def run(fn):
     try:
-        return state.transaction(_ext()["Session"], fn)
+        return state.transaction(_ext()["Session"], fn, lock=_ext()["write_lock"])
     except state.ActionError as err:
         abort(err.status, str(err))
 

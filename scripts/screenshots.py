@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Screenshots of the annotation app for the README (docs/app_*.png).
+
+Runs the app on a free loopback port with a fresh database, on ui_data/example when it
+exists (else a small synthetic task), and drives Debian's /usr/bin/chromium with Playwright:
+  python scripts/screenshots.py [--task example] [--out docs]
+"""
+
+import argparse
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from clime.webapp import create_app  # noqa: E402
+from clime.webapp.testdata import write_demo_task  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--task", default="example")
+    ap.add_argument("--out", default=str(ROOT / "docs"))
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="clime_shots_"))
+    ui, task = ROOT / "ui_data", args.task
+    if not (ui / task / "setup.json").exists():
+        ui, task = tmp / "ui_data", "demo"
+        write_demo_task(ui, task, hostile=False)
+    app = create_app({"UI_DATA": str(ui), "INSTANCE_PATH": str(tmp / "instance"), "FEEDBACK_DIR": str(tmp / "fb")})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=args.chromium,
+                              args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        ctx = b.new_context(viewport={"width": 1366, "height": 860}, device_scale_factor=1)
+        page = ctx.new_page()
+        page.goto(f"{base}/{task}/alice")
+        page.set_viewport_size({"width": 1366, "height": 1040})
+        page.screenshot(path=str(out / "app_start.png"))
+        page.set_viewport_size({"width": 1366, "height": 860})
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_url(f"{base}/{task}/alice/1")
+        page.wait_for_selector("#rows-src li.row")
+        # a few judgements with the keyboard, an added word, a concordance
+        for key in ("a", "j", "a", "j", "x", "ArrowRight", "a", "k", "a"):
+            page.keyboard.press(key)
+        vocab_word = None
+        for prefix in ("sa", "ma", "po", "e", "a"):
+            page.locator("#add-tgt").fill(prefix)
+            page.wait_for_timeout(300)
+            if page.locator("#suggest-tgt li.opt").count():
+                vocab_word = page.locator("#suggest-tgt li.opt").first.text_content()
+                break
+        if vocab_word:
+            page.keyboard.press("Enter")
+            page.wait_for_timeout(300)
+        page.locator("#keyword").click()
+        page.wait_for_selector("#ctx-list li, #ctx-note")
+        page.wait_for_timeout(300)
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(out / "app_keyword.png"))
+        page.keyboard.press("Escape")
+        tab = b.new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True,
+                            device_scale_factor=1)
+        tp = tab.new_page()
+        tp.goto(f"{base}/{task}/alice/1")
+        tp.wait_for_selector("#rows-src li.row")
+        tp.locator("#rows-tgt button.word").first.tap()
+        tp.wait_for_selector("#ctx-list li, #ctx-note")
+        tp.wait_for_timeout(300)
+        tp.screenshot(path=str(out / "app_tablet.png"))
+        tab.close()
+        page.keyboard.press("n")
+        page.wait_for_url(f"{base}/{task}/alice/2")
+        page.wait_for_selector("#rows-src li.row")
+        page.keyboard.press("a")
+        page.keyboard.press("f")
+        page.wait_for_url(f"{base}/{task}/alice/done")
+        page.set_viewport_size({"width": 1366, "height": 560})
+        page.screenshot(path=str(out / "app_done.png"))
+        b.close()
+    srv.shutdown()
+    for name in ("app_start", "app_keyword", "app_tablet", "app_done"):
+        print(out / f"{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

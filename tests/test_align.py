@@ -1,0 +1,247 @@
+"""clime.align and align.py: Procrustes, iterative normalisation, P@1 (NN and CSLS)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clime import align as al
+from clime.embeddings import Embeddings, load_embeddings, normalize, save_embeddings
+from clime.errors import ClimeError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets" / "en-fr"
+
+
+def _subprocess(*args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
+    return subprocess.run([sys.executable, str(ROOT / "align.py"), *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+
+
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """align.py's main() in this process (fast: no interpreter and torch start per call)."""
+    import importlib
+
+    from clime import cli
+
+    script = importlib.import_module("align")
+    monkeypatch.setattr(cli, "setup_logging", lambda *a, **k: None)
+
+    def _run(*args):
+        capsys.readouterr()
+        try:
+            code = script.main([str(a) for a in args])
+        except ClimeError as err:
+            out = capsys.readouterr()
+            return _Result(2, out.out, out.err + f"error: {err}\n")
+        out = capsys.readouterr()
+        return _Result(code or 0, out.out, out.err)
+
+    return _run
+
+
+def _rotation(d, seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def _synthetic(n=300, d=16, seed=0):
+    """A source space and a target space that is an exact rotation of it (target word tN = source word sN)."""
+    S = normalize(np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32), "center-unit")
+    R = _rotation(d, seed + 1)
+    T = (S @ R.T).astype(np.float32)  # so that T @ R = S
+    return S, T, R
+
+
+def _write_dict(path, pairs):
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def space(tmp_path):
+    S, T, R = _synthetic()
+    sw = [f"s{i}" for i in range(len(S))]
+    tw = [f"t{i}" for i in range(len(T))]
+    save_embeddings(tmp_path / "src", S, sw)
+    save_embeddings(tmp_path / "tgt", T, tw)
+    train = _write_dict(tmp_path / "train.tsv", [(f"s{i}", f"t{i}") for i in range(0, 40)])
+    test = _write_dict(tmp_path / "test.tsv", [(f"s{i}", f"t{i}") for i in range(100, 300)])
+    return tmp_path, S, T, R, train, test
+
+
+def test_fit_orthogonal_recovers_rotation():
+    S, T, R = _synthetic()
+    W = al.fit_orthogonal(T[:40], S[:40])
+    np.testing.assert_allclose(W, R, atol=1e-5)
+    np.testing.assert_allclose(W @ W.T, np.eye(len(W)), atol=1e-10)
+    # weights: a zero weight removes a (corrupted) pair
+    Tn = T[:40].copy()
+    Tn[0] = -Tn[0]
+    W2 = al.fit_orthogonal(Tn, S[:40], weights=np.r_[0.0, np.ones(39)])
+    np.testing.assert_allclose(W2, R, atol=1e-5)
+
+
+def test_iterative_normalize():
+    E = np.random.default_rng(0).standard_normal((50, 6)).astype(np.float32) + 3
+    N = al.iterative_normalize(E, 5)
+    np.testing.assert_allclose(np.linalg.norm(N, axis=1), 1, rtol=1e-5)
+    assert np.abs(N.mean(axis=0)).max() < 0.05
+    assert E[0, 0] != N[0, 0]  # input untouched, a copy comes back
+
+
+def test_translation_precision_exact_and_words_or_rows():
+    S, T, R = _synthetic()
+    src = Embeddings(S, [f"s{i}" for i in range(len(S))])
+    tgt = Embeddings((T @ R).astype(np.float32), [f"t{i}" for i in range(len(T))])
+    pairs = [(f"s{i}", f"t{i}") for i in range(100, 300)] + [("s1", "missing"), ("nope", "t1")]
+    assert al.translation_precision(src, tgt, pairs, "nn") == (1.0, 200)
+    assert al.translation_precision(src, tgt, pairs, "csls") == (1.0, 200)
+    assert al.translation_precision(src, tgt, [(i, i) for i in range(10)], "nn") == (1.0, 10)
+    # a source word is right when its top-1 is ANY of its gold translations
+    assert al.translation_precision(src, tgt, [("s5", "t7"), ("s5", "t5")], "nn") == (1.0, 1)
+    assert al.translation_precision(src, tgt, [("s5", "t7")], "nn") == (0.0, 1)
+    assert al.translation_precision(src, tgt, [("x", "y")], "nn") == (0.0, 0)
+    assert float(al.translation_precision(src, tgt, pairs, "nn")) == 1.0
+    # unaligned spaces: near chance
+    p, n = al.translation_precision(Embeddings(S, src.words), Embeddings(T, tgt.words), pairs, "nn")
+    assert n == 200 and p < 0.2
+    with pytest.raises(ValueError):
+        al.translation_precision(src, tgt, pairs, "bogus")
+
+
+def test_read_dictionary_and_min_pairs(tmp_path):
+    p = tmp_path / "d.tsv"
+    p.write_text("# comment\na\tb\n\nc d\n", encoding="utf-8")
+    assert al.read_dictionary(p) == [("a", "b"), ("c", "d")]
+    src = Embeddings(np.eye(3, dtype=np.float32), ["a", "c", "e"])
+    tgt = Embeddings(np.eye(3, dtype=np.float32), ["b", "d", "f"])
+    ids, n_dropped = al.read_dictionary(p, src.index, tgt.index)
+    assert ids == [(0, 0), (1, 1)] and n_dropped == 0
+    with pytest.raises(ClimeError, match=r"only 2 of the 2 .*at least 10"):
+        al.dictionary_pairs(p, src, tgt, min_pairs=10)
+    assert al.dictionary_pairs(p, src, tgt, min_pairs=2) == ([(0, 0), (1, 1)], 2)
+    p.write_text("a\tb\tc\n")
+    with pytest.raises(ClimeError) as err:
+        al.read_dictionary(p)
+    assert err.value.line == 1
+    p.write_bytes(b"a\t\xff\n")
+    with pytest.raises(ClimeError, match="UTF-8"):
+        al.read_dictionary(p)
+
+
+@pytest.mark.parametrize("direction", ["tgt2src", "src2tgt"])
+def test_align_cli_recovers_rotation(space, direction, run):
+    tmp, S, T, R, train, test = space
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--eval-dict", test,
+               "--out-src", tmp / "os", "--out-tgt", tmp / "ot", "--results", tmp / "r.json",
+               "--direction", direction, "--save-map", tmp / "W.npy")
+    assert res.returncode == 0, res.stderr
+    assert "NN 100.0%" in res.stdout and "CSLS(k=10) 100.0%" in res.stdout
+    r = json.loads((tmp / "r.json").read_text())
+    assert r["p1_nn"] == 1.0 and r["p1_csls"] == 1.0 and r["n_pairs_used"] == 40 and r["n_eval"] == 200
+    os_, ot = load_embeddings(tmp / "os"), load_embeddings(tmp / "ot")
+    if direction == "tgt2src":
+        np.testing.assert_array_equal(os_.vectors, S)  # the source side is an exact copy
+        np.testing.assert_allclose(ot.vectors, S, atol=1e-5)
+        np.testing.assert_allclose(np.load(tmp / "W.npy"), R, atol=1e-5)
+        assert ot.meta["align"]["role"] == "mapped" and os_.meta["align"]["role"] == "reference"
+    else:
+        np.testing.assert_array_equal(ot.vectors, T)
+        np.testing.assert_allclose(os_.vectors, T, atol=1e-5)
+    assert ot.words == [f"t{i}" for i in range(len(T))]
+
+
+def test_align_cli_iter_norm_and_eval_only(space, run):
+    tmp, S, T, R, train, test = space
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--iter-norm", "3",
+               "--out-src", tmp / "os", "--out-tgt", tmp / "ot")
+    assert res.returncode == 0, res.stderr
+    res = run("--src-emb", tmp / "os", "--tgt-emb", tmp / "ot", "--eval-dict", test, "--eval-only",
+               "--results", tmp / "e.json")
+    assert res.returncode == 0, res.stderr
+    r = json.loads((tmp / "e.json").read_text())
+    assert r["p1_nn"] == 1.0 and r["n_pairs_used"] == 0 and r["n_eval"] == 200
+    # before any alignment: far from perfect
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--eval-dict", test, "--eval-only",
+               "--results", tmp / "e0.json")
+    assert json.loads((tmp / "e0.json").read_text())["p1_nn"] < 0.2
+
+
+def test_align_cli_refusals(space, run):
+    tmp, S, T, R, train, test = space
+    few = _write_dict(tmp / "few.tsv", [("s1", "t1"), ("s2", "t2"), ("s3", "nope"), ("s4", "t4")])
+    res = _subprocess("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", few, "--out-src", tmp / "os",
+                      "--out-tgt", tmp / "ot")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        f"error: {few}: only 3 of the 4 training dictionary pairs have both words in the vocabularies "
+        "(at least 10 needed; see --min-pairs)"]
+    assert not (tmp / "os").exists() and not (tmp / "ot").exists()
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", few, "--out-src", tmp / "os",
+               "--out-tgt", tmp / "ot", "--min-pairs", "3")
+    assert res.returncode == 0, res.stderr
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train)
+    assert res.returncode == 2 and "--out-src" in res.stderr
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--eval-only")
+    assert res.returncode == 2 and "--eval-dict" in res.stderr
+    save_embeddings(tmp / "d8", np.eye(8, dtype=np.float32), [f"x{i}" for i in range(8)])
+    res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "d8", "--eval-dict", test, "--eval-only")
+    assert res.returncode == 2 and "dimension" in res.stderr
+
+
+def _real_dirs(tmp_path):
+    """Binarize the example (data/) or the shared kit, whichever exists."""
+    from clime.embeddings import read_vec
+
+    if (ROOT / "data" / "eng.vec.gz").exists() and (ROOT / "data" / "dict.test.tsv").exists():
+        files = (ROOT / "data" / "eng.vec.gz", ROOT / "data" / "fra.vec.gz")
+        train, test = ROOT / "data" / "dict.seed.tsv", ROOT / "data" / "dict.test.tsv"
+    elif SHARED.exists():
+        files = (SHARED / "en.vec.gz", SHARED / "fr.vec.gz")
+        train, test = SHARED / "dict.en-fr.train.tsv", SHARED / "dict.en-fr.test.tsv"
+    else:
+        pytest.skip("neither data/eng.vec.gz nor ../shared/datasets/en-fr is present")
+    dirs = []
+    for f, name in zip(files, ("en", "fr")):
+        words, E, _ = read_vec(f, max_words=20000, progress=False)
+        save_embeddings(tmp_path / name, normalize(E, "center-unit"), words)
+        dirs.append(tmp_path / name)
+    return dirs, train, test
+
+
+def test_real_example_prints_p_at_1(tmp_path, capsys, run):
+    (en, fr), train, test = _real_dirs(tmp_path)
+    res = run("--src-emb", en, "--tgt-emb", fr, "--dict", train, "--eval-dict", test, "--out-src", tmp_path / "a",
+               "--out-tgt", tmp_path / "b", "--results", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    r = json.loads((tmp_path / "r.json").read_text())
+    with capsys.disabled():
+        print(f"\n[real en-fr, {r['n_pairs_used']} training pairs] {res.stdout.strip()}")
+    n_tgt = len(load_embeddings(fr))
+    assert r["n_eval"] > 100
+    assert r["p1_nn"] > 10 / n_tgt and r["p1_csls"] > 10 / n_tgt  # far above chance (1 / vocabulary)
+
+
+def test_fit_orthogonal_underdetermined_is_canonical():
+    """Fewer pairs than dimensions: the solution does not depend on the basis LAPACK picks."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 12))
+    R = _rotation(12, 3)
+    Y = X @ R
+    W = al.fit_orthogonal(X, Y)
+    np.testing.assert_allclose(X @ W, Y, atol=1e-5)  # the fit is still exact
+    np.testing.assert_allclose(W @ W.T, np.eye(12), atol=1e-10)
+    Q = _rotation(12, 4)  # same problem in a rotated basis: the same map, rotated
+    W2 = al.fit_orthogonal(X @ Q, Y @ Q)
+    np.testing.assert_allclose(W2, Q.T @ W @ Q, atol=1e-5)

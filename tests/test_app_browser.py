@@ -1,0 +1,279 @@
+"""The annotation app in a real browser (Playwright for Python + Debian's /usr/bin/chromium).
+
+Skipped when /usr/bin/chromium or playwright is missing, unless CLIME_REQUIRE_BROWSER=1
+(CI), in which case they fail.  Never downloads a browser.
+"""
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from clime.feedback import read_feedback
+from clime.webapp import create_app
+from clime.webapp.testdata import XSS_IMG, XSS_SCRIPT, write_demo_task
+
+CHROMIUM = os.environ.get("CLIME_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded one
+REQUIRE = os.environ.get("CLIME_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.browser
+
+
+def _browser_missing():
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python) not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    why = _browser_missing()
+    if why:
+        if REQUIRE:
+            pytest.fail(f"browser tests required (CLIME_REQUIRE_BROWSER=1) but {why}")
+        pytest.skip(why)
+    from werkzeug.serving import make_server
+
+    tmp = tmp_path_factory.mktemp("browser")
+    write_demo_task(tmp / "ui_data", "demo")
+    application = create_app({"UI_DATA": str(tmp / "ui_data"), "INSTANCE_PATH": str(tmp / "instance"),
+                              "FEEDBACK_DIR": str(tmp / "feedbacks")})
+    srv = make_server("127.0.0.1", 0, application, threaded=True)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield {"url": f"http://127.0.0.1:{srv.server_port}", "tmp": tmp}
+    srv.shutdown()
+    th.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+class Watch:
+    """A page that records dialogs, JS errors and console errors: all must stay empty."""
+
+    def __init__(self, browser, **ctx):
+        self.ctx = browser.new_context(**ctx)
+        self.page = self.ctx.new_page()
+        self.page.set_default_timeout(8000)
+        self.dialogs, self.errors = [], []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+
+    def clean(self):
+        assert self.dialogs == [], f"a dialog opened: planted script ran: {self.dialogs}"
+        assert self.page.evaluate("window.__xss") is None, "a planted payload ran"
+        assert self.errors == [], self.errors
+
+    def saved(self):
+        self.page.wait_for_function("() => document.body.dataset.saving === '0'")
+
+    def mark_of(self, lang, word):
+        return self.page.evaluate(
+            """([lang, word]) => {
+                 for (const li of document.querySelectorAll('#rows-' + lang + ' li.row')) {
+                   if (li.querySelector('button.word').textContent === word) return li.dataset.mark;
+                 }
+                 return 'absent';
+               }""", [lang, word])
+
+    def row(self, lang, word):
+        return self.page.locator(f"#rows-{lang} li.row").filter(
+            has=self.page.get_by_role("button", name=word, exact=True))
+
+    def words(self, lang):
+        return self.page.locator(f"#rows-{lang} li.row button.word").all_text_contents()
+
+
+def test_annotator_plays_through(server, browser):
+    base = server["url"]
+    w = Watch(browser, viewport={"width": 1366, "height": 800})
+    page = w.page
+    page.goto(f"{base}/demo/alice")
+    assert "saved continuously" in page.content()
+    page.get_by_role("button", name="Start").click()  # mouse
+    page.wait_for_url(f"{base}/demo/alice/1")
+    page.wait_for_selector("#rows-src li.row")
+    w.saved()
+    assert w.words("src")[3] == XSS_SCRIPT  # shown as text
+    assert page.locator("#pageinfo").text_content().split() == ["Keyword", "1", "of", "5"]
+
+    # keyboard: the first source word is selected
+    page.keyboard.press("a")                      # doctor: similar
+    page.keyboard.press("j")
+    page.keyboard.press("2")                      # nurse: not similar
+    page.keyboard.press("u")                      # ... cleared
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("1")                      # clinic: similar
+    page.keyboard.press("x")                      # ... then not similar (last action wins)
+    page.keyboard.press("ArrowRight")             # same position in the target column: infirmière
+    page.keyboard.press("a")
+    page.keyboard.press("a")                      # pressing the same mark again clears it
+    page.keyboard.press("k")
+    page.keyboard.press("a")                      # médecin: similar
+    w.saved()
+    assert [w.mark_of("src", x) for x in ("doctor", "nurse", "clinic")] == ["pos", "none", "neg"]
+    assert [w.mark_of("tgt", x) for x in ("médecin", "infirmière")] == ["pos", "none"]
+
+    # mouse: mark, click again to clear, mark again; the hostile word too
+    neg = w.row("tgt", "ballon").get_by_role("button", name="✗ not similar")
+    neg.click()
+    assert w.mark_of("tgt", "ballon") == "neg"
+    neg.click()
+    assert w.mark_of("tgt", "ballon") == "none"
+    neg.click()
+    w.row("src", XSS_SCRIPT).get_by_role("button", name="✓ similar").click()
+    w.saved()
+
+    # add a word via autocomplete (keyboard): typing into the box must not trigger the keys
+    page.keyboard.press("/")                      # focus the add box of the current (source) column
+    page.keyboard.type("hea")
+    page.wait_for_selector("#suggest-src li.opt")
+    assert page.locator("#suggest-src li.opt").all_text_contents()[:2] == ["health", "healthy"]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")                  # healthy
+    page.wait_for_function("() => document.querySelectorAll('#rows-src li.row').length === 6")
+    assert w.mark_of("src", "healthy") == "pos"
+    assert w.mark_of("src", "doctor") == "pos"    # the 'a' typed in the box did nothing
+    # ... and with the mouse in the target column
+    page.locator("#add-tgt").click()
+    page.keyboard.type("sa")
+    page.locator("#suggest-tgt li.opt", has_text="santé").click()
+    page.wait_for_function("() => document.querySelectorAll('#rows-tgt li.row').length === 6")
+    assert w.row("tgt", "santé").locator(".tag").text_content() == "added"
+    # a word not in the vocabulary is refused with a message
+    page.locator("#add-tgt").fill("qwertz")
+    page.locator("#addbtn-tgt").click()
+    page.wait_for_function("() => document.getElementById('addmsg-tgt').textContent.includes('not in the')")
+    assert len(w.errors) == 1 and "status of 400" in w.errors[0]  # the refused request, as expected
+    w.errors.clear()
+    page.keyboard.press("Escape")
+    # remove an added word with the mouse
+    page.locator("#add-src").fill("medicine")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#rows-src li.row').length === 7")
+    w.row("src", "medicine").get_by_role("button", name="remove").click()
+    page.wait_for_function("() => document.querySelectorAll('#rows-src li.row').length === 6")
+    w.saved()
+
+    # concordance: click the keyword, then 'c' on a selected word
+    page.locator("#keyword").click()
+    page.wait_for_selector("#ctx-list li")
+    assert page.locator("#ctx-word").text_content() == "hospital"
+    assert page.locator("#ctx-list li").count() == 3
+    assert page.locator("#ctx-list mark").first.text_content() == "hospital"
+    assert XSS_SCRIPT in page.locator("#ctx-list li").first.text_content()  # as text
+    page.keyboard.press("Escape")
+    assert page.locator("#ctx-panel").is_hidden()
+    w.row("tgt", "médecin").get_by_role("button", name="médecin").click()  # clicking a word
+    page.wait_for_function("() => document.getElementById('ctx-word').textContent === 'médecin'")
+    page.wait_for_selector("#ctx-list li")
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("c")                      # contexts of the selected word
+    page.wait_for_function("() => document.getElementById('ctx-word').textContent === 'infirmière'")
+    page.keyboard.press("Escape")
+
+    # reload mid-task: nothing lost
+    page.reload()
+    page.wait_for_selector("#rows-src li.row")
+    w.saved()
+    assert [w.mark_of("src", x) for x in ("doctor", "nurse", "clinic", XSS_SCRIPT, "healthy")] == \
+        ["pos", "none", "neg", "pos", "pos"]
+    assert [w.mark_of("tgt", x) for x in ("médecin", "ballon", "santé")] == ["pos", "neg", "pos"]
+    assert w.mark_of("src", "medicine") == "absent"
+
+    # next (key), judge, back (mouse): the marks are still there
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/demo/alice/2")
+    page.wait_for_selector("#rows-src li.row")
+    assert "1 done" in page.locator("#doneinfo").text_content()
+    page.keyboard.press("a")                      # game
+    w.saved()
+    page.get_by_role("button", name="← Back").click()
+    page.wait_for_url(f"{base}/demo/alice/1")
+    page.wait_for_selector("#rows-src li.row")
+    assert w.mark_of("src", "doctor") == "pos" and w.mark_of("tgt", "santé") == "pos"
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url(f"{base}/demo/alice/2")
+    page.wait_for_selector("#rows-src li.row")
+    assert w.mark_of("src", "game") == "pos"
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/demo/alice/3")
+    page.wait_for_selector("#rows-src li.row")
+    page.keyboard.press("n")
+
+    # the hostile keyword page: everything is text, nothing runs
+    page.wait_for_url(f"{base}/demo/alice/4")
+    page.wait_for_selector("#rows-src li.row")
+    assert page.locator("#keyword").text_content() == XSS_IMG
+    page.locator("#keyword").click()
+    page.wait_for_selector("#ctx-list li")
+    assert XSS_SCRIPT in page.locator("#ctx-list").text_content()
+    w.row("tgt", XSS_IMG).get_by_role("button", name=XSS_IMG).click()
+    page.wait_for_selector("#ctx-list li")
+    page.keyboard.press("Escape")
+    page.locator("#add-tgt").click()
+    page.keyboard.type("<")
+    page.wait_for_selector("#suggest-tgt li.opt")
+    assert XSS_IMG in page.locator("#suggest-tgt").all_text_contents()[0]
+    page.keyboard.press("Escape")
+    assert page.locator("img").count() == 0 and page.locator("#rows-src script").count() == 0
+    w.clean()
+
+    # finish (key): thank-you page, summary, CSV
+    page.keyboard.press("f")
+    page.wait_for_url(f"{base}/demo/alice/done")
+    assert "Thank you" in page.content()
+    assert page.locator("#sum-keywords").text_content().strip() == "2"
+    path = server["tmp"] / "feedbacks" / "demo_alice.csv"
+    rows = read_feedback(path)
+    assert [r.keyword for r in rows] == ["hospital", "match", "election", XSS_IMG]
+    h = rows[0]
+    assert h.pos1 == ["doctor", XSS_SCRIPT, "healthy"] and h.neg1 == ["clinic"]
+    assert h.pos2 == ["médecin", "santé"] and h.neg2 == ["ballon"]
+    assert h.new1 == ["healthy"] and h.new2 == ["santé"]
+    assert rows[1].pos1 == ["game"] and rows[2].pos1 == [] and rows[3].pos1 == []
+    href = page.locator("#download").get_attribute("href")
+    assert w.ctx.request.get(base + href).body() == path.read_bytes()
+    w.clean()
+    w.ctx.close()
+
+
+def test_tablet_touch_and_two_tabs(server, browser):
+    """A tablet-sized page is usable by tapping; two tabs of one user do not corrupt each other."""
+    base = server["url"]
+    w = Watch(browser, viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True)
+    page = w.page
+    page.goto(f"{base}/demo/bob/3")
+    page.wait_for_selector("#rows-src li.row")
+    box = w.row("src", "vote").get_by_role("button", name="✓ similar").bounding_box()
+    assert box["height"] >= 36 and box["width"] >= 60  # big enough to tap
+    w.row("src", "vote").get_by_role("button", name="✓ similar").tap()
+    w.saved()
+    other = w.ctx.new_page()
+    other.goto(f"{base}/demo/bob/3")
+    other.wait_for_selector("#rows-src li.row")
+    other.locator("#rows-src li.row").filter(has=other.get_by_role("button", name="vote", exact=True)) \
+        .get_by_role("button", name="✗ not similar").click()
+    other.wait_for_function("() => document.body.dataset.saving === '0'")
+    page.reload()
+    page.wait_for_selector("#rows-src li.row")
+    assert w.mark_of("src", "vote") == "neg"  # last action wins
+    page.locator("#keyword").tap()
+    page.wait_for_selector("#ctx-panel:not([hidden])")
+    w.clean()
+    w.ctx.close()
