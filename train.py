@@ -33,7 +33,7 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=10, help="training runs, with seeds seed, seed+1, ...")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (for --type lr, 0.05 works better on the example)")
     p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping (0: none)")
     p.add_argument("--dropout", type=float, help="dropout (default: 0.5 for cnn and dan, 0 for lr)")
     p.add_argument("--filters", type=int, default=100, help="cnn: filters per width")

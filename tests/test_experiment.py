@@ -159,3 +159,25 @@ def test_bad_config(tmp_path):
                         "--src-emb", str(tmp_path), "--tgt-emb", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "cosin" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    labeled = tmp_path / "fr_labeled.json"
+    n_lab = len(labeled.read_text(encoding="utf-8").splitlines())
+    dev_lines = (tmp_path / "fr_dev.json").read_text(encoding="utf-8").splitlines()
+    with open(labeled, "a", encoding="utf-8") as fh:  # like data/fr_labeled.json, which holds the dev documents
+        for i, line in enumerate(dev_lines):
+            d = json.loads(line)
+            d["id"] = 1000 + i
+            fh.write(json.dumps(d) + "\n")
+    conf.update(oracles=["label"], dev_only=True)
+    exp = ex.Experiment(ex.Config.from_dict(conf))
+    from clime.text import read_docs
+
+    kept = read_docs(exp.honest_label_docs())
+    dev = {tuple(d["text"]) for d in read_docs(tmp_path / "fr_dev.json")}
+    assert kept and not any(tuple(d["text"]) in dev for d in kept)
+    assert len(kept) <= n_lab
+    conf.update(dev_only=False)  # the test split is not in the file: used as it is
+    assert ex.Experiment(ex.Config.from_dict(conf)).honest_label_docs() == str(labeled)
