@@ -30,7 +30,7 @@ py train.py --src-emb embeds/en --tgt-emb embeds/fr --train data/en.json --test 
     --output "$W/model.pt" --results "$W/results_before.json"
 
 step "3. rank the keywords"
-py rank_words.py "$W/model.pt" --train data/en.json --output "$W/word_rank.txt"
+py rank_words.py "$W/model.pt" --train data/en.json --aggregate mean --min-df 3 --output "$W/word_rank.txt"
 head -n 10 "$W/word_rank.txt" >&2
 
 step "4. prepare the annotation task 'example'"

@@ -23,7 +23,7 @@ def main(argv=None):
     p.add_argument("--out-src", required=True, help="output source embedding directory (replaced atomically)")
     p.add_argument("--out-tgt", required=True, help="output target embedding directory (replaced atomically)")
     g = p.add_argument_group("local objective")
-    g.add_argument("--objective", choices=sorted(up.OBJECTIVES), default="cosine",
+    g.add_argument("--objective", choices=sorted(up.OBJECTIVES), default="hinge",
                    help="similarity in the objective: " + "; ".join(f"{k}: {v}" for k, v in up.OBJECTIVES.items()))
     g.add_argument("--reg", type=float, default=1.0, help="lambda: weight of sum ||e - e_orig||^2")
     g.add_argument("--iter", type=int, default=10000, help="maximum Adam steps")
@@ -49,7 +49,7 @@ def main(argv=None):
     g.add_argument("--propagate-temperature", type=float, default=0.1,
                    help="softmax temperature over the neighbours' cosines")
     g = p.add_argument_group("re-fitting the cross-lingual map")
-    g.add_argument("--realign", action=argparse.BooleanOptionalAction, default=False,
+    g.add_argument("--realign", action=argparse.BooleanOptionalAction, default=True,
                    help="re-fit the orthogonal target->source map on the seed dictionary plus the accepted "
                         "(keyword, target word) pairs, without rejected pairs, and apply it to the whole "
                         "target space before the local objective")

@@ -263,7 +263,8 @@ def test_realign_from_csv_and_seed_dictionary(tmp_path):
     meta = json.loads((out / "fr" / "meta.json").read_text())["update"]
     assert meta["mode"] == "realign" and meta["report"]["realign"]["seed_removed_as_rejected"] == 1
     run_main("--feedback", tmp_path / "fb.csv", "--src-emb", src, "--tgt-emb", tgt, "--out-src", out / "en2",
-             "--out-tgt", out / "fr2", "--realign", "--seed-dict", tmp_path / "seed.tsv", "--iter", "200")
+             "--out-tgt", out / "fr2", "--realign", "--seed-dict", tmp_path / "seed.tsv", "--iter", "200",
+             "--objective", "cosine")
     S2 = load_embeddings(out / "en2").vectors
     touched = set(range(10, 40)) | {2}
     untouched = [i for i in range(len(S)) if i not in touched]
@@ -302,8 +303,8 @@ def test_script_outputs_reload_export_and_are_deterministic(dirs):
     e = load_embeddings(tmp / "a" / "fr")
     assert e.vectors.dtype == np.float32 and e.words == load_embeddings(t).words
     meta = e.meta["update"]
-    assert meta["objective"] == "cosine" and meta["reg"] == 1.0 and meta["seed"] == 3
-    assert meta["feedback"] == [str(tmp / "fb.csv")] and meta["iterations"] > 0 and meta["mode"] == "local"
+    assert meta["objective"] == "hinge" and meta["reg"] == 1.0 and meta["seed"] == 3  # the defaults
+    assert meta["feedback"] == [str(tmp / "fb.csv")] and meta["iterations"] > 0 and meta["mode"] == "realign+local"
     write_vec(tmp / "fr.vec", e.words, e.vectors, progress=False)
     words, vecs, _ = read_vec(tmp / "fr.vec", progress=False)
     assert words == e.words and np.allclose(vecs, e.vectors, atol=1e-6)
@@ -340,4 +341,4 @@ def test_nothing_to_do_is_refused(dirs):
     tmp, s, t = dirs
     with pytest.raises(ClimeError, match="nothing to do"):
         run_main("--feedback", tmp / "fb.csv", "--src-emb", s, "--tgt-emb", t, "--out-src", tmp / "o_en",
-                 "--out-tgt", tmp / "o_fr", "--no-local")
+                 "--out-tgt", tmp / "o_fr", "--no-local", "--no-realign")
