@@ -52,20 +52,29 @@ py update.py --feedback feedbacks/example_sim_dict.csv --src-emb embeds/en --tgt
 py train.py --src-emb embeds/en_new --tgt-emb embeds/fr_new --train data/en.json --test data/fr.json \
     --type cnn --runs "$RUNS" --seed "$SEED" --results "$W/results_after.json"
 
-step "summary"
-py - "$W/results_before.json" "$W/results_after.json" <<'PY'
+py align.py --src-emb embeds/en_new --tgt-emb embeds/fr_new --eval-dict data/dict.test.tsv --eval-only \
+    --results "$W/align_after.json"
+
+step "summary (French test set; word translation on data/dict.test.tsv)"
+py - "$W" <<'PY'
 import json, sys
-b, a = (json.load(open(p)) for p in sys.argv[1:3])
-print(f"{'':24}{'accuracy':>18}{'macro-F1':>18}")
-for name, r in (("before (200 seed pairs)", b), ("after CLIME feedback", a)):
-    print(f"{name:24}{100*r['accuracy_mean']:>11.1f} ± {100*r['accuracy_std']:<4.1f}"
-          f"{100*r['macro_f1_mean']:>11.1f} ± {100*r['macro_f1_std']:<4.1f}")
+w = sys.argv[1]
+def load(name):
+    with open(f"{w}/{name}") as fh:
+        return json.load(fh)
+rows = (("before (200 seed pairs)", load("results_before.json"), load("align.json")),
+        ("after CLIME feedback", load("results_after.json"), load("align_after.json")))
+print(f"{'':24}{'accuracy %':>16}{'macro-F1 %':>16}{'P@1 NN %':>10}{'P@1 CSLS %':>12}")
+for name, r, a in rows:
+    print(f"{name:24}{100*r['accuracy_mean']:>9.1f} ± {100*r['accuracy_std']:<4.1f}"
+          f"{100*r['macro_f1_mean']:>9.1f} ± {100*r['macro_f1_std']:<4.1f}"
+          f"{100*a['p1_nn']:>10.1f}{100*a['p1_csls']:>12.1f}")
 PY
 cat >&2 <<MSG
 
 Outputs:
   embeddings           embeds/en, embeds/fr (refined: embeds/en_new, embeds/fr_new)
-  alignment check      $W/align.json
+  alignment check      $W/align.json, $W/align_after.json
   classifier, results  $W/model.pt, $W/results_before.json, $W/results_after.json
   keywords             $W/word_rank.txt
   annotation task      ui_data/example/   (annotate it yourself: bash run_ui.sh example)
