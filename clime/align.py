@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from .errors import ClimeError
+from .fileio import require_file
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ def read_dictionary(path, src_index=None, tgt_index=None):
     from pathlib import Path
 
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
+    require_file(path, "a dictionary (source<TAB>target lines)")
     pairs = []
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import ClimeError
-from .fileio import atomic_dir, atomic_open
+from .fileio import atomic_dir, atomic_open, require_file
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,7 @@ def _bar_off(progress):
 
 def _open_binary(path):
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
-    if path.is_dir():
-        raise ClimeError("is a directory, expected an embedding file", path)
+    require_file(path, "an embedding file")
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":

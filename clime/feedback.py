@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ClimeError
-from .fileio import atomic_open
+from .fileio import atomic_open, require_file
 
 FIELDS = ["keyword", "timestamp", "pos1", "pos2", "neg1", "neg2", "new1", "new2"]
 LIST_FIELDS = FIELDS[2:]
@@ -69,8 +69,7 @@ def parse_list(cell, path=None, line=None, column=None):
 def read_feedback(path):
     """Read a feedback CSV into FeedbackRow objects (with their line numbers)."""
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
+    require_file(path, "a feedback CSV")
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)

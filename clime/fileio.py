@@ -74,3 +74,17 @@ def atomic_dir(path):
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def require_file(path, what):
+    """Return ``Path(path)`` if it is an existing regular file, else raise a ClimeError
+    naming it (``what`` says what was expected, e.g. "a word ranking")."""
+    from .errors import ClimeError
+
+    path = Path(path)
+    if not path.exists():
+        raise ClimeError("no such file", path)
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise ClimeError(f"is {kind}, expected {what}", path)
+    return path

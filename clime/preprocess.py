@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from .embeddings import check_same_dim, load_embeddings
 from .errors import ClimeError
-from .fileio import atomic_dir, write_json
+from .fileio import atomic_dir, write_json, require_file
 from .text import read_docs
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ def read_ranking(path):
     first one wins).  Blank lines are skipped.
     """
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
-    if path.is_dir():
-        raise ClimeError("is a directory, expected a word ranking", path)
+    require_file(path, "a word ranking")
     out, seen = [], set()
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
@@ -106,10 +103,7 @@ def read_ranking(path):
 def read_categories(path):
     """One category name a line (label order); blank lines ignored; at least one."""
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
-    if path.is_dir():
-        raise ClimeError("is a directory, expected a categories file", path)
+    require_file(path, "a categories file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from . import cli
 from .errors import ClimeError
+from .fileio import require_file
 from .train import MatrixBuilder, encode_labels, pack
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,7 @@ def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=Tru
 def read_stopwords(path):
     """One word a line; blank lines and lines starting with '#' are ignored."""
     path = Path(path)
-    if not path.is_file():
-        raise ClimeError("no such file" if not path.exists() else "expected a file of stopwords", path)
+    require_file(path, "a file of stopwords")
     words = set()
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from .errors import ClimeError
-from .fileio import atomic_open
+from .fileio import atomic_open, require_file
 
 # A run of letters/digits, keeping a French-style elision apostrophe on the
 # first part (l'école -> l' école), or a single punctuation mark.
@@ -32,10 +32,7 @@ def read_docs(path, labeled=True, max_lines=None):
     naming the file and line.
     """
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
-    if path.is_dir():
-        raise ClimeError("is a directory, expected a JSON-lines document file", path)
+    require_file(path, "a JSON-lines document file")
     docs = []
     seen_ids = set()
     with open(path, "rb") as fh:

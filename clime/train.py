@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import cli
 from .errors import ClimeError
-from .fileio import atomic_path
+from .fileio import atomic_path, require_file
 from .models import MODEL_TYPES, build_model
 
 log = logging.getLogger(__name__)
@@ -436,10 +436,7 @@ def load_checkpoint(path, device="cpu"):
     from pathlib import Path
 
     path = Path(path)
-    if not path.exists():
-        raise ClimeError("no such file", path)
-    if path.is_dir():
-        raise ClimeError("is a directory, expected a model checkpoint (train.py --output)", path)
+    require_file(path, "a model checkpoint (train.py --output)")
     try:
         ck = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
