@@ -291,41 +291,23 @@ _P1_LOCK = threading.Lock()
 
 
 def word_translation(src_dir, tgt_dir, dict_path, csls_k=10):
-    """Precision@1 (NN and CSLS) of translating the test dictionary's source words.
-
-    Uses ``clime.align.translation_precision`` when it exists, else computes it here
-    with ``clime.neighbors.topk`` (cosine, and CSLS with k = ``csls_k``): a source
-    word counts as correct when its first retrieved target word is any of its
-    dictionary translations; only pairs with both words in the vocabularies count.
-    """
+    """Precision@1 (NN and CSLS) of translating the test dictionary's source words,
+    by ``clime.align.translation_precision`` (None where no pair is in the vocabularies).
+    Cached per pair of directories (and their E.npy's size and time)."""
     key = (str(Path(src_dir).resolve()), str(Path(tgt_dir).resolve()), str(dict_path),
            _dir_stamp(src_dir), _dir_stamp(tgt_dir))
     with _P1_LOCK:
         if key in _P1_CACHE:
             return _P1_CACHE[key]
-    from . import align
+    from .align import read_dictionary, translation_precision
     from .embeddings import load_embeddings
 
     src, tgt = load_embeddings(src_dir), load_embeddings(tgt_dir)
-    pairs = align.read_dictionary(dict_path)
+    pairs = read_dictionary(dict_path)
     out = {}
-    fn = getattr(align, "translation_precision", None)
     for method in ("nn", "csls"):
-        value = None
-        if fn is not None:
-            try:
-                value = fn(src, tgt, pairs, method, csls_k=csls_k)
-                if isinstance(value, tuple):  # (p_at_1, n_queries)
-                    value = value[0] if value[1] else None
-                elif isinstance(value, dict):
-                    value = value.get("p1", value.get("precision", value.get(method)))
-                value = None if value is None else float(value)
-            except Exception as err:  # noqa: BLE001 - fall back to our own measurement
-                log.debug("translation_precision failed (%s); measuring here", err)
-                value = None
-        if value is None:
-            value = _precision_at_1(src, tgt, pairs, method, csls_k)
-        out[method] = value
+        p_at_1, n_queries = translation_precision(src, tgt, pairs, method, csls_k=csls_k)
+        out[method] = p_at_1 if n_queries else None
     with _P1_LOCK:
         _P1_CACHE[key] = out
     return out
@@ -338,28 +320,6 @@ def _dir_stamp(d):
         return (st.st_size, st.st_mtime_ns)
     except OSError:
         return None
-
-
-def _precision_at_1(src, tgt, pairs, method, csls_k=10):
-    from .neighbors import mean_topk_sim, topk
-
-    gold = {}
-    for s, t in pairs:
-        if s in src.index and t in tgt.index:
-            gold.setdefault(src.index[s], set()).add(tgt.index[t])
-    if not gold:
-        return None
-    q = np.array(sorted(gold), dtype=np.int64)
-    S = np.asarray(src.vectors, dtype=np.float32)
-    T = np.asarray(tgt.vectors, dtype=np.float32)
-    Q = S[q]
-    if method == "csls":
-        rt = mean_topk_sim(T, S, k=csls_k)
-        idx, _ = topk(Q, T, 1, method="csls", csls_k=csls_k, base_penalty=rt)
-    else:
-        idx, _ = topk(Q, T, 1, method="cosine")
-    hits = sum(int(idx[i, 0]) in gold[int(w)] for i, w in enumerate(q))
-    return hits / len(q)
 
 
 # ----------------------------------------------------------------------------- the experiment
