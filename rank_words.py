@@ -46,7 +46,7 @@ def main(argv=None):
     from clime.embeddings import load_embeddings
     from clime.fileio import atomic_open
     from clime.neighbors import resolve_device
-    from clime.rank import rank_words, read_stopwords
+    from clime.rank import rank_words, read_stopwords, warn_if_generic
     from clime.text import read_docs
     from clime.train import load_checkpoint
 
@@ -67,6 +67,8 @@ def main(argv=None):
     ranked = rank_words(ck, model, src, docs, device=device, min_df=args.min_df, max_df=args.max_df,
                         stopwords=stop, letters_only=not args.keep_symbols, batch_size=args.batch_size,
                         train_path=train_path, aggregate=args.aggregate)
+    if args.aggregate == "sum":
+        warn_if_generic(ranked, docs)
     if args.top:
         ranked = ranked[: args.top]
     lines = "".join(f"{w}\t{s:.6g}\n" for w, s in ranked)

@@ -134,3 +134,16 @@ def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=
         out.append((word, float(total * idf(f, n))))
     out.sort(key=lambda t: (-t[1], t[0]))
     return out
+
+
+def warn_if_generic(ranked, docs, top=20, share=0.1):
+    """The summed salience favours words found everywhere; say so when most of the
+    top keywords occur in more than ``share`` of the documents."""
+    df = document_frequency(d["text"] for d in docs)
+    head = [w for w, _ in ranked[:top]]
+    common = [w for w in head if df.get(w, 0) > share * len(docs)]
+    if head and len(common) > len(head) / 2:
+        log.warning("%d of the top %d keywords occur in more than %d%% of the documents (%s): they are "
+                    "generic words, a poor use of an annotator's time; --aggregate mean --min-df 3 (or "
+                    "--stopwords / --max-df) gives topical keywords", len(common), len(head), round(100 * share),
+                    ", ".join(common[:6]))

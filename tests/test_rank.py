@@ -184,3 +184,16 @@ def test_script_end_to_end_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.run(rank.main, [str(model), "--src-emb", str(tmp_path / "wide"), "-q"])
     assert "dimension" in capsys.readouterr().err
+
+
+def test_warns_when_top_keywords_are_generic(caplog):
+    from clime.rank import warn_if_generic
+
+    docs = [{"text": ["the", "a", f"topic{i}"]} for i in range(20)]
+    with caplog.at_level("WARNING", logger="clime.rank"):
+        warn_if_generic([("the", 9.0), ("a", 8.0), ("topic1", 1.0)], docs)
+    assert "generic words" in caplog.text and "the, a" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="clime.rank"):
+        warn_if_generic([("topic1", 9.0), ("topic2", 8.0), ("the", 1.0)], docs)
+    assert caplog.text == ""
