@@ -176,13 +176,19 @@ def keyword_page(task, user, page):
                            done=done, data=data)
 
 
+def _saved_annotator(s, task, user):
+    """The annotator row, or 404 when this user has saved nothing on this task."""
+    ann = state.get_annotator(s, task, user)
+    if ann is None:
+        abort(404, f"nothing has been saved yet for “{user}” on this task")
+    return ann
+
+
 def done_page(task, user):
     t = load_task(task)
     check_user(user)
     with _ext()["Session"]() as s:
-        ann = state.get_annotator(s, task, user)
-        if ann is None:
-            abort(404, f"nothing has been saved yet for “{user}” on this task")
+        ann = _saved_annotator(s, task, user)
         summary = user_summary(s, ann)
     return render_template("done.html", task=t, user=user, summary=summary, pages=len(t))
 
@@ -191,9 +197,7 @@ def feedback_download(task, user):
     t = load_task(task)
     check_user(user)
     with _ext()["Session"]() as s:
-        ann = state.get_annotator(s, task, user)
-        if ann is None:
-            abort(404, f"nothing has been saved yet for “{user}” on this task")
+        ann = _saved_annotator(s, task, user)
         rows = feedback_rows(s, ann, t)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "feedback.csv"
