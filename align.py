@@ -38,10 +38,7 @@ def main(argv=None):
                    help="write a JSON summary (p1_nn, p1_csls, n_pairs_used, n_eval, ...)")
     p.add_argument("--save-map", metavar="FILE.npy", help="also save the fitted orthogonal matrix W")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (for the evaluation's neighbour search)")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
-    cli.seed_everything(args.seed)
+    args = cli.parse(p, argv)
 
     import numpy as np
 

@@ -54,9 +54,7 @@ def serve(argv):
     p.add_argument("--ui-data", default="ui_data", help="folder of the tasks prepared by preprocess_ui.py")
     p.add_argument("--feedbacks", default="feedbacks", help="folder where Finish writes <task>_<user>.csv")
     _add_db(p)
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if not 0 < args.port < 65536:
@@ -117,9 +115,7 @@ def export_cmd(argv):
     p.add_argument("--merged", action="store_true", help="one file for all users, with a 'user' column at the end")
     p.add_argument("--feedbacks", default="feedbacks", help="default output folder")
     _add_db(p)
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
     from clime.webapp.export import export
     from clime.webapp.taskdata import valid_user
 
@@ -142,9 +138,7 @@ def stats_cmd(argv):
     _task_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_db(p)
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
     from clime.webapp.stats import format_stats, task_stats
     from clime.webapp.taskdata import valid_task
 

@@ -27,9 +27,7 @@ def main(argv=None):
                         "unit: unit-length rows only; none: keep the values as read")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed lines with a warning and a count instead of stopping")
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import normalize, read_vec, save_embeddings
 

@@ -59,9 +59,7 @@ def main(argv=None):
     p.add_argument("--user", default=None, help="clear only this user (on every task unless --task)")
     p.add_argument("--backup", default=None, metavar="FILE", help="copy the database to FILE first")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
 
     from clime.webapp import default_database_url
     from clime.webapp.db import Event, Judgement, delete_annotators, find_annotators, make_engine, make_sessionmaker

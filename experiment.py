@@ -59,10 +59,7 @@ def main(argv=None):
     g.add_argument("--keep-embeddings", action="store_true", default=None, help="keep every updated embedding directory")
     g.add_argument("--update-args", help="extra update.py arguments, one string (e.g. '--reg 2')")
     g.add_argument("--train-args", help="extra train.py arguments, one string")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
-    cli.seed_everything(args.seed)
+    args = cli.parse(p, argv)
 
     conf = {}
     if args.config:

@@ -18,9 +18,7 @@ def main(argv=None):
     p.add_argument("output", help="word2vec text file to write; .gz compresses")
     p.add_argument("--precision", type=int, default=9,
                    help="significant digits per value; 9 reproduces float32 values exactly")
-    cli.add_common(p, seed=False)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import load_embeddings, write_vec
 

@@ -41,10 +41,7 @@ def main(argv=None):
     p.add_argument("--all", action="store_true",
                    help="also write neighbors_all.json: the neighbours of every source vocabulary word")
     p.add_argument("--device", default="auto", help="torch device for the search: auto, cpu or cuda")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
-    cli.seed_everything(args.seed)
+    args = cli.parse(p, argv)
 
     from clime import preprocess
 

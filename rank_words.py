@@ -35,9 +35,7 @@ def main(argv=None):
                         "topical over frequent words (use with --min-df 3)")
     p.add_argument("--batch-size", type=int, default=256, help="documents per gradient batch")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv)
     if args.top < 0 or args.min_df < 0 or args.batch_size < 1:
         raise ClimeError("--top and --min-df must be >= 0, --batch-size >= 1")
     if not 0 < args.max_df <= 1:

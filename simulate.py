@@ -36,10 +36,7 @@ def main(argv=None):
     p.add_argument("--noise", type=float, default=0.0, help="flip each judgement with this probability")
     p.add_argument("--no-add", action="store_true", help="do not add words (new2) with the dict oracle")
     p.add_argument("--out", required=True, help="feedback CSV to write (atomically)")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
-    cli.seed_everything(args.seed)
+    args = cli.parse(p, argv)
     if args.budget is not None and args.budget < 0:
         raise ClimeError(f"--budget must be >= 0, got {args.budget}")
     task_dir = Path(args.task_dir) if args.task_dir else Path(args.ui_data) / args.task

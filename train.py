@@ -44,9 +44,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--output", help="save the best run's model (by dev accuracy) here, for rank_words.py")
     p.add_argument("--results", help="write per-run numbers, mean, std and the arguments here (JSON)")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
+    args = cli.parse(p, argv)
 
     import torch
 

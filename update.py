@@ -67,10 +67,7 @@ def main(argv=None):
     g.add_argument("--strict", action="store_true",
                    help="a judged word or keyword missing from the vocabularies is an error (default: skipped, reported)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    cli.add_common(p)
-    args = p.parse_args(argv)
-    cli.setup_logging(args.quiet, args.verbose)
-    cli.seed_everything(args.seed)
+    args = cli.parse(p, argv)
 
     from clime.embeddings import check_same_dim, load_embeddings, save_embeddings
     from clime.neighbors import resolve_device

@@ -32,6 +32,17 @@ def add_common(parser, seed=True):
     return parser
 
 
+def parse(parser, argv=None, seed=True):
+    """Add the common options (``add_common``), parse ``argv``, set up logging and,
+    with ``seed``, seed the generators (scripts that import torch later seed again)."""
+    add_common(parser, seed=seed)
+    args = parser.parse_args(argv)
+    setup_logging(args.quiet, args.verbose)
+    if seed:
+        seed_everything(args.seed)
+    return args
+
+
 def setup_logging(quiet=False, verbose=False):
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)

@@ -19,12 +19,7 @@ DIM = 8
 NF = 40  # fillers: each in ~15% of the documents; the decisive word is in a third of them
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _script(name):

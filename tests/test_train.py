@@ -68,13 +68,7 @@ def make_task(seed=0, n_train=80, n_test=60):
     return (Embeddings(sv, sw), Embeddings(tv, tw), docs("en_", n_train, 0), docs("fr_", n_test, 1000))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is fastest (and not slowed by a busy shared CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FAST = dict(epochs=12, batch_size=10, lr=1e-2, filters=8, hidden=16, layers=2)
