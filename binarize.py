@@ -27,10 +27,15 @@ def main(argv=None):
                         "unit: unit-length rows only; none: keep the values as read")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed lines with a warning and a count instead of stopping")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="processes that parse the numbers in parallel; 0: one per CPU core (at most 8) for "
+                        "files over 32 MB, else 1; 1: no extra processes (the result is the same either way)")
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import normalize, read_vec, save_embeddings
 
+    if args.workers < 0:
+        raise ClimeError(f"--workers must be 0 (automatic) or more, got {args.workers}")
     if args.max_words is not None and args.max_words < 1:
         raise ClimeError(f"--max-words must be at least 1, got {args.max_words}")
     out = Path(args.output)
@@ -38,7 +43,7 @@ def main(argv=None):
         raise ClimeError("exists and is not a directory", out)
     t0 = time.perf_counter()
     words, E, info = read_vec(args.input, max_words=args.max_words, lower=args.lower, skip_bad=args.skip_bad,
-                              progress=not cli.progress_disabled())
+                              progress=not cli.progress_disabled(), workers=args.workers or None)
     t_read = time.perf_counter() - t0
     normalize(E, args.normalize, inplace=True)
     meta = {"source": str(args.input), "n_words": len(words), "dim": int(E.shape[1]),

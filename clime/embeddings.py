@@ -9,11 +9,11 @@ without the header (GloVe style), optionally gzipped; word2vec binary (``.bin``)
 is read as well.
 """
 
+import contextlib
 import ctypes
 import gzip
 import json
 import logging
-import math
 import os
 import sys
 import zlib
@@ -64,7 +64,7 @@ class Embeddings:
 
 # ---------------------------------------------------------------- text files
 
-_BLOCK_BYTES = 256 << 10  # bytes read at a time: a chunk of lines parsed in one go (small enough for the caches)
+_BLOCK_BYTES = 4 << 20  # bytes read at a time: a block of lines parsed in one go (one task for a worker)
 _NUMERIC_CHARS = b"0123456789+-.eE "
 
 
@@ -123,30 +123,166 @@ def _parse_header(first):
     return None
 
 
-def _iter_line_chunks(fh, first_lineno):
-    """Yield (lines, lineno of lines[0]) from big reads; lines are bytes without b"\\n"."""
-    lineno = first_lineno
+def _stream_tasks(fh):
+    """Blocks of whole lines (joined by b"\\n", no final newline) read from a stream
+    such as a gzip file, about ``_BLOCK_BYTES`` each: the tasks are the bytes."""
     tail = b""
     while True:
-        block = fh.read(_BLOCK_BYTES)
-        if not block:
+        data = fh.read(_BLOCK_BYTES)
+        if not data:
             if tail:
-                yield [tail], lineno
+                yield tail
             return
-        block = tail + block
-        cut = block.rfind(b"\n")
+        data = tail + data
+        cut = data.rfind(b"\n")
         if cut < 0:
-            tail = block
+            tail = data
             continue
-        tail = block[cut + 1:]
-        lines = block[:cut].split(b"\n")
-        del block
-        yield lines, lineno
-        lineno += len(lines)
+        tail = data[cut + 1:]
+        yield data[:cut]
+
+
+def _file_tasks(path, start):
+    """Byte ranges of whole lines of a plain file from ``start``, about ``_BLOCK_BYTES``
+    each: the tasks are ``(path, offset, length)``, read by whoever parses them (so a
+    worker process reads its block itself instead of receiving it through a pipe)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        off = start
+        while off < size:
+            end, cut = off + _BLOCK_BYTES, -1
+            while end < size and cut < 0:
+                fh.seek(end)
+                piece = fh.read(1 << 16)
+                i = piece.find(b"\n")
+                cut = end + i if i >= 0 else -1
+                end += len(piece)
+            if cut < 0:
+                yield str(path), off, size - off
+                return
+            yield str(path), off, cut - off
+            off = cut + 1
+
+
+def _task_block(task):
+    """The bytes of a task from ``_stream_tasks`` or ``_file_tasks``."""
+    if isinstance(task, bytes):
+        return task
+    path, off, length = task
+    with open(path, "rb") as fh:
+        fh.seek(off)
+        block = fh.read(length)
+    if len(block) != length:
+        raise OSError(f"the file changed while it was read (at byte {off})")
+    return block[:-1] if block.endswith(b"\n") else block  # the file's final newline
+
+
+def _parse_task(task, dim):
+    """Run in a worker: ``(lines in the block, parse_block(...) or None)``."""
+    block = _task_block(task)
+    nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
+    return nlines, parse_block(block, dim)
+
+
+_LOADTXT = dict(dtype=np.float32, delimiter=" ", comments=None, quotechar=None, encoding="latin1", ndmin=2)
+
+
+def parse_block(block, dim):
+    """The fast path for a block of lines: ``(words, values)`` or None.
+
+    ``words`` are the raw bytes of each line's first field joined by b"\\n", ``values`` float32
+    [lines, dim] parsed by numpy's C ``loadtxt`` (each number to the nearest
+    double, then to float32: what ``float()`` and a float32 cast give).  None when
+    anything is unusual: a blank line, a wrong number of fields, an empty word, a
+    value that is not a finite number, tabs or lone carriage returns.  The caller
+    then parses the block line by line, which finds and names the bad line.
+    """
+    if b"\r" in block:
+        block = block.replace(b"\r\n", b"\n")
+        if block.endswith(b"\r"):
+            block = block[:-1]
+        if b"\r" in block:
+            return None
+    a = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(a == 10)
+    if a.size and (a[ends[ends > 0] - 1] == 32).any() or block.endswith(b" "):
+        # trailing spaces (fastText writes one after the last value)
+        while b" \n" in block:
+            block = block.replace(b" \n", b"\n")
+        block = block.rstrip(b" ")
+        a = np.frombuffer(block, np.uint8)
+    if not block:
+        return None
+    lines = block.split(b"\n")
+    # exactly `dim` spaces a line: loadtxt rejects a line with fewer fields, so an
+    # equal total means that no line has more either
+    if np.count_nonzero(a == 32) != len(lines) * dim:
+        return None
+    words = [ln[:ln.find(b" ")] for ln in lines]
+    if not all(words):
+        return None
+    try:
+        values = np.loadtxt(lines, usecols=range(1, dim + 1), **_LOADTXT)
+    except ValueError:
+        return None
+    if values.shape != (len(lines), dim) or not np.isfinite(values).all():
+        return None
+    return b"\n".join(words), values
+
+
+def default_workers(path=None):
+    """Worker processes for reading ``path``: 1 (none) for small files and on
+    machines with one core; else the usable cores, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if path is not None:
+        try:
+            if Path(path).stat().st_size < _PARALLEL_MIN_BYTES:
+                return 1
+        except OSError:
+            return 1
+    return max(1, min(cores, 8))
+
+
+_PARALLEL_MIN_BYTES = 32 << 20  # below this, starting worker processes costs more than it saves
+
+
+def _fast_parsed(tasks, dim, workers):
+    """Yield ``(task, lines, parse_block result)`` in file order.
+
+    With ``workers`` > 1 the blocks are parsed in that many forked processes, a
+    few blocks ahead of the consumer (so memory stays bounded); the order, and so
+    the result, is the same as with one process.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield (task, *_parse_task(task, dim))
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    pending = deque()
+    try:
+        for task in tasks:
+            pending.append((task, pool.submit(_parse_task, task, dim)))
+            if len(pending) >= 2 * workers:
+                task, fut = pending.popleft()
+                yield (task, *fut.result())
+        while pending:
+            task, fut = pending.popleft()
+            yield (task, *fut.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Parser:
-    """Collects rows chunk by chunk into one growing float32 matrix.
+    """Collects rows block by block into one growing float32 matrix.
 
     The matrix grows and shrinks with ``ndarray.resize`` (realloc, which for big
     buffers remaps pages instead of copying), so the peak stays near one matrix.
@@ -192,36 +328,24 @@ class _Parser:
     def _expected(self):
         return f"{self.dim} values after the word" + (" (as the header says)" if self.header_dim else "")
 
-    def add_chunk(self, lines, first_lineno):
-        """lines: raw byte lines without their b"\\n" (the header excluded)."""
-        words, rests, offs = [], [], []
-        structural = False
-        want_spaces = self.dim - 1
-        for off, raw in enumerate(lines):
-            raw = raw.rstrip()  # CR of CRLF files, trailing spaces
-            if not raw:
-                continue  # blank lines (e.g. at the end) are ignored
-            w, sep, rest = raw.partition(b" ")
-            if not w or not sep or rest.count(b" ") != want_spaces:
-                structural = True
-            words.append(w)
-            rests.append(rest)
-            offs.append(off)
-        if not words:
-            return
-        vals = None
-        if not structural:
-            vals = _parse_fast(rests, self.dim)
-        if vals is None:
-            words, vals, offs = self._parse_slowly(words, rests, offs, first_lineno)
+    def add_block(self, block, first_lineno, fast):
+        """Add a block of lines; ``fast`` is ``parse_block(block, dim)`` (``block``
+        is then not needed)."""
+        if fast is not None:
+            joined, vals = fast
+            offs = None
+        else:
+            words, vals, offs = self._parse_slowly(block.split(b"\n"), first_lineno)
             if not words:
                 return
-        del rests
-        self.rows += len(words)
+            joined = b"\n".join(words)
         try:
-            strs = b"\n".join(words).decode("utf-8").split("\n")
+            strs = joined.decode("utf-8").split("\n")
         except UnicodeDecodeError:
-            strs = [_decode(wb, self.path, first_lineno + off) for wb, off in zip(words, offs)]
+            words = joined.split(b"\n")
+            strs = [_decode(wb, self.path, first_lineno + off)
+                    for wb, off in zip(words, offs if offs is not None else range(len(words)))]
+        self.rows += len(strs)
         if self.lower:
             strs = [w.lower() for w in strs]
         keep = []
@@ -245,12 +369,16 @@ class _Parser:
             self.E[self.n:self.n + len(keep)] = vals[np.asarray(keep)]
         self.n += len(keep)
 
-    def _parse_slowly(self, words, rests, offs, first_lineno):
-        """Line by line, for a chunk that holds an unusual or bad line: exact messages."""
+    def _parse_slowly(self, lines, first_lineno):
+        """Line by line, for a block that holds an unusual or bad line: exact messages."""
         ok_words, ok_offs = [], []
-        vals = np.zeros((len(rests), self.dim), dtype=np.float32)
-        for wb, rest, off in zip(words, rests, offs):
+        vals = np.zeros((len(lines), self.dim), dtype=np.float32)
+        for off, raw in enumerate(lines):
+            raw = raw.rstrip()  # CR of CRLF files, trailing spaces
+            if not raw:
+                continue  # blank lines (e.g. at the end) are ignored
             lineno = first_lineno + off
+            wb, _, rest = raw.partition(b" ")
             if not wb:
                 self._bad(lineno, "line starts with a space (empty word)")
                 continue
@@ -259,7 +387,7 @@ class _Parser:
                 self._bad(lineno, f"expected {self._expected()}, found {len(parts)}")
                 continue
             try:
-                row = [float(p) for p in parts]
+                row = np.array([float(p) for p in parts], dtype=np.float32)
             except ValueError:
                 bad = next(p for p in parts if not _is_number(p))
                 try:
@@ -269,157 +397,14 @@ class _Parser:
                     continue
                 self._bad(lineno, f"value {shown!r} is not a number")
                 continue
-            if not all(math.isfinite(x) for x in row):
-                self._bad(lineno, "a value is not finite (nan or inf)")
+            if not np.isfinite(row).all():
+                self._bad(lineno, "a value is not finite (nan, inf, or beyond the float32 range)")
                 continue
             vals[len(ok_words)] = row
             ok_words.append(wb)
             ok_offs.append(off)
         return ok_words, vals[: len(ok_words)], ok_offs
 
-
-def _parse_fast(rests, dim):
-    """All values of a chunk at once, or None when anything is unusual (then the
-    chunk is parsed line by line, which finds and names the bad line).
-
-    First a vectorised digit-by-digit parse (exact: the same float64 as strtod,
-    then rounded to float32), else numpy's C ``loadtxt``.
-    """
-    buf = b" ".join(rests)
-    vals = parse_numbers(buf, len(rests) * dim)
-    if vals is not None:
-        return vals.astype(np.float32).reshape(len(rests), dim)
-    if buf.translate(None, _NUMERIC_CHARS):
-        return None  # letters (nan, inf, words), tabs, non-ASCII: let the slow path judge
-    del buf
-    try:
-        vals = np.loadtxt(rests, dtype=np.float32, delimiter=" ", comments=None, quotechar=None,
-                          encoding="latin1", ndmin=2)
-    except ValueError:
-        return None
-    if vals.shape != (len(rests), dim) or not np.isfinite(vals).all():
-        return None
-    return vals
-
-
-_POW10 = 10.0 ** np.arange(0, 23)
-
-_POW10_U64 = np.array([10 ** k for k in range(20)], dtype=np.uint64)
-
-
-def _swar8(win, count):
-    """The integer written by the first ``count`` (0..8) ASCII digits of 8-byte windows."""
-    v = np.ascontiguousarray(win).view("<u8").ravel()
-    shift = (8 - count) * 8  # keep the first `count` bytes, as the last digits of 8
-    shift[count == 0] = 0  # (and zeroed below: a shift by 64 is undefined)
-    v <<= shift.astype(np.uint64)
-    v &= np.uint64(0x0F0F0F0F0F0F0F0F)
-    v = (v * np.uint64(2561)) >> np.uint64(8)
-    v &= np.uint64(0x00FF00FF00FF00FF)
-    v = (v * np.uint64(6553601)) >> np.uint64(16)
-    v &= np.uint64(0x0000FFFF0000FFFF)
-    v = (v * np.uint64(42949672960001)) >> np.uint64(32)
-    v[count == 0] = 0
-    return v
-
-
-def _digits(windows, pos, count):
-    """Integers written by ``count`` (0..16) ASCII digits starting at byte ``pos``."""
-    if count.max() <= 8:
-        return _swar8(windows[pos], count)
-    hi = np.maximum(count - 8, 0)
-    val = _swar8(windows[pos + hi], count - hi)  # the last (up to) 8 digits
-    long = np.flatnonzero(hi)  # usually few: the leading digits of longer numbers
-    val[long] += _swar8(windows[pos[long]], hi[long]) * np.uint64(10 ** 8)
-    return val
-
-
-
-def parse_numbers(buf, n_values):
-    """Parse ``n_values`` space-separated decimal numbers (single spaces) with numpy.
-
-    Returns float64 [n_values] or None when the text is unusual (the caller then
-    falls back to a slower, exact-message parser).  Tokens with an exponent or a
-    '+' are parsed one by one with float(); the rest digit by digit, vectorised.
-    """
-    if buf.translate(None, _NUMERIC_CHARS):
-        return None
-    a = np.frombuffer(buf, np.uint8)
-    L = a.size
-    sp = np.flatnonzero(a == 32)
-    ntok = sp.size + 1
-    if ntok != n_values or L == 0:
-        return None
-    starts = np.empty(ntok, np.int64)
-    starts[0] = 0
-    starts[1:] = sp + 1
-    ends = np.empty(ntok, np.int64)
-    ends[:-1] = sp
-    ends[-1] = L
-    special_idx = special_val = None
-    if b"e" in buf or b"E" in buf or b"+" in buf:
-        pos = np.flatnonzero(((a | 32) == 101) | (a == 43))
-        tk = np.searchsorted(starts, pos, "right") - 1
-        tk = tk[np.r_[True, tk[1:] != tk[:-1]]]  # sorted already: drop repeats
-        if tk.size > max(64, ntok // 20):
-            return None  # mostly exponents: not worth it here
-        special_val = np.empty(tk.size)
-        arr = bytearray(buf)
-        for r, t in enumerate(tk.tolist()):
-            s, e = int(starts[t]), int(ends[t])
-            try:
-                special_val[r] = float(buf[s:e])
-            except ValueError:
-                return None
-            if not math.isfinite(special_val[r]):
-                return None
-            arr[s:e] = b"0." + b"0" * (e - s - 2)  # a plain number with a dot, like its neighbours
-        special_idx = tk
-        a = np.frombuffer(bytes(arr), np.uint8)
-    lens = ends - starts
-    if lens.min() < 1:
-        return None
-    n_digits = int(np.count_nonzero((a - np.uint8(48)) < 10))
-    neg = a[starts] == 45
-    n_minus = int(np.count_nonzero(a == 45))
-    if n_minus != int(np.count_nonzero(neg)):
-        return None  # a minus sign not at the start of a number
-    dpos = np.flatnonzero(a == 46)
-    if n_digits + sp.size + n_minus + dpos.size != L:
-        return None  # some other character
-    if dpos.size == ntok and np.all(dpos > starts) and np.all(dpos < ends):
-        hasdot = np.ones(ntok, bool)
-        dotat = dpos
-    else:
-        hasdot = np.zeros(ntok, bool)
-        dotat = ends.copy()
-        if dpos.size:
-            dt = np.searchsorted(starts, dpos, "right") - 1
-            if dt.size > 1 and not np.all(dt[1:] != dt[:-1]):
-                return None  # two dots in one number
-            hasdot[dt] = True
-            dotat[dt] = dpos
-    first = starts + neg
-    n_int = dotat - first  # digits before the dot
-    frac = np.where(hasdot, ends - dotat - 1, 0)  # digits after it
-    ndig = n_int + frac
-    if ndig.min() < 1 or ndig.max() > 17 or n_int.max() > 16 or frac.max() > 16:
-        return None
-    # every byte between a number's first digit and its dot (and after the dot) is a
-    # digit now; read them 8 at a time as little-endian uint64 words (SWAR)
-    padded = np.zeros(L + 16, np.uint8)
-    padded[:L] = a
-    windows = np.lib.stride_tricks.as_strided(padded, shape=(L + 8, 8), strides=(1, 1))
-    mant = _digits(windows, first, n_int)
-    if frac.max() > 0:
-        mant *= _POW10_U64[frac]
-        mant += _digits(windows, dotat + 1, frac)
-    mant = mant.astype(np.float64)
-    mant /= _POW10[frac]
-    np.negative(mant, out=mant, where=neg)
-    if special_idx is not None:
-        mant[special_idx] = special_val
-    return mant
 
 
 def _is_number(tok):
@@ -430,12 +415,14 @@ def _is_number(tok):
         return False
 
 
-def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True):
+def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, workers=None):
     """Read a word2vec text (or .bin) file.
 
     Returns ``(words, vectors, info)``; ``info`` has ``duplicates``, ``skipped``
     (bad lines skipped with ``skip_bad``) and ``header`` (``(N, D)`` or None).
     Raises ClimeError with the file and line for any malformed input.
+    ``workers``: processes that parse numbers in parallel (None: ``default_workers``;
+    1: none); the result does not depend on it.
     """
     path = Path(path)
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
@@ -465,20 +452,28 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True):
             parser = _Parser(path, dim, count, max_words, lower, skip_bad, header_dim=header is not None,
                              size_hint=plain_size)
             if header is None:
-                parser.add_chunk([first], 1)
+                first = first.rstrip(b"\r\n")
+                parser.add_block(first, 1, parse_block(first, dim))
             total = count
             if max_words is not None and total is not None:
                 total = min(total, max_words)
             bar = tqdm(total=total, unit=" words", desc=f"reading {path.name}", disable=_bar_off(progress),
                        leave=False, mininterval=0.5)
-            lineno = 2
+            if workers is None:
+                workers = default_workers(path)
+            if max_words is not None and max_words < 50_000:
+                workers = 1  # a small head of the file: not worth starting processes
             try:
-                for lines, lineno in _iter_line_chunks(fh, 2):
-                    if parser.full():
-                        break
-                    before = parser.n
-                    parser.add_chunk(lines, lineno)
-                    bar.update(parser.n - before)
+                tasks = _stream_tasks(fh) if plain_size is None else _file_tasks(path, fh.tell())
+                lineno = 2
+                with contextlib.closing(_fast_parsed(tasks, dim, workers)) as parsed:
+                    for task, nlines, fast in parsed:
+                        if parser.full():
+                            break
+                        before = parser.n
+                        parser.add_block(None if fast is not None else _task_block(task), lineno, fast)
+                        bar.update(parser.n - before)
+                        lineno += nlines
             except (OSError, EOFError, zlib.error) as err:
                 raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
             finally:

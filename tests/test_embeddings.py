@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clime.embeddings import (Embeddings, check_same_dim, load_embeddings, normalize, parse_numbers, read_vec,
+from clime.embeddings import (Embeddings, check_same_dim, load_embeddings, normalize, parse_block, read_vec,
                               save_embeddings, write_bin, write_vec)
 from clime.errors import ClimeError
 
@@ -74,17 +74,46 @@ def test_number_styles(tmp_path):
                                               dtype=np.float32))
 
 
-def test_parse_numbers_matches_float_exactly():
+def test_parse_block_matches_float_exactly():
     rng = np.random.default_rng(3)
-    x = (rng.standard_normal(3000) * rng.choice([1e-5, 0.1, 10, 1e4], 3000, p=[0.01, 0.5, 0.48, 0.01])).astype(np.float32)
-    for fmt in ("%.4f", "%.6g", "%.9g", "%g", "%.2f"):
-        buf = " ".join(fmt % v for v in x.tolist()).encode()
-        ref = np.array([float(t) for t in buf.split()])
-        got = parse_numbers(buf, x.size)
+    x = (rng.standard_normal((300, 10)) * rng.choice([1e-5, 0.1, 10, 1e4], (300, 10), p=[0.01, 0.5, 0.48, 0.01]))
+    for fmt in ("%.4f", "%.6g", "%.9g", "%g", "%.2f", "%.17g", "%e"):
+        block = "\n".join(f"w{i} " + " ".join(fmt % v for v in row) for i, row in enumerate(x.tolist())).encode()
+        ref = np.array([[float(t) for t in ln.split()[1:]] for ln in block.split(b"\n")], dtype=np.float32)
+        got = parse_block(block, 10)
         assert got is not None, fmt
-        np.testing.assert_array_equal(got, ref)
-    for bad in (b"1.2.3", b"--1", b"1-2", b"-", b".", b"1e", b"1  2", b"nan", b"12345678901234567890"):
-        assert parse_numbers(bad, len(bad.split(b" "))) is None, bad
+        assert got[0] == "\n".join(f"w{i}" for i in range(300)).encode()
+        np.testing.assert_array_equal(got[1], ref)
+    # unusual blocks go to the line-by-line parser (None), never to a wrong answer
+    for bad in (b"a 1.2.3 4", b"a --1 2", b"a 1 2 3", b"a 1", b"a 1  2", b"a nan 2", b"a inf 1", b" 1 2", b"a\t1 2",
+                b"a 1 2\n\nb 1 2", b"a 1e39 2", b"a x 2", b"a 1 2\rb 3 4", b""):
+        assert parse_block(bad, 2) is None, bad
+    assert parse_block(b"a 1 2 \r\nb 3 4 ", 2)[0] == b"a\nb"
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parallel_read_is_identical(tmp_path, monkeypatch, workers, gz):
+    import clime.embeddings as ce
+
+    monkeypatch.setattr(ce, "_BLOCK_BYTES", 256)  # many blocks, so several are in flight at once
+    E = _matrix(400, 6, seed=4)
+    words = [f"w{i}" for i in range(400)] + ["w7"]  # a duplicate at the very end
+    E = np.vstack([E, E[:1]])
+    words[100] = "x\u0085y\u00a0z\u2028"  # a NEL, a no-break space and a line separator inside a word
+    p = _write(tmp_path / "e.vec", _text(words, E, trailing=" "))
+    if gz:
+        p = _write(tmp_path / "e.vec.gz", p.read_bytes(), gz=True)
+    got_words, V, info = read_vec(p, progress=False, workers=workers)
+    assert got_words == words[:-1] and info["duplicates"] == 1
+    np.testing.assert_array_equal(V, E[:-1])
+    lines = (tmp_path / "e.vec").read_text(encoding="utf-8").split("\n")  # not splitlines(): U+0085, U+2028
+    lines[333] = lines[333] + " 1.5"
+    with pytest.raises(ClimeError) as err:
+        read_vec(_write(tmp_path / "bad.vec", "\n".join(lines), gz=gz), progress=False, workers=workers)
+    assert err.value.line == 334 and "found 7" in str(err.value)
+    words3, V3, _ = read_vec(p, max_words=3, progress=False, workers=workers)
+    assert words3 == words[:3]
 
 
 def test_many_chunks_and_blank_lines(tmp_path, monkeypatch):
