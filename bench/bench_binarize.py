@@ -2,7 +2,9 @@
 """Benchmark: reading a 200,000 x 300 word2vec text file.
 
 Times, each in a fresh child process (so peak memory is measured cleanly):
-  (a) clime.embeddings.read_vec (what binarize.py uses);
+  (a) clime.embeddings.read_vec (what binarize.py uses): the compiled block parser when a C
+      compiler is found, one thread per core; (a1) the same with one thread; (a2) the numpy
+      parser that is used without a compiler (CLIME_NO_C=1), in worker processes;
   (b) the 2020-style parse: line by line, float() per value, into a preallocated torch tensor;
   (c) gensim.models.KeyedVectors.load_word2vec_format, when gensim is importable;
   (d) the whole `binarize.py` command (read + normalise + write the directory).
@@ -43,15 +45,18 @@ print(json.dumps({{"seconds": dt, "cpu_seconds": cpu, "peak_rss": peak, "base_rs
 """
 
 METHODS = {
-    "ours": ("from clime.embeddings import read_vec, default_workers\nimport resource",
+    "ours": ("from clime.embeddings import read_vec, default_workers\nfrom clime import cparse\nimport resource",
              "words, E, info = read_vec(PATH, progress=False)\n"
              "vocab = sum(sys.getsizeof(w) for w in words) + sys.getsizeof(words)\n"
              "extra = {'n': len(words), 'matrix_bytes': E.nbytes, 'vocab_bytes': vocab,\n"
-             "         'workers': default_workers(PATH),\n"
-             "         'worker_peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}"),
+             "         'workers': default_workers(PATH), 'compiled': cparse.available()}"),
     "ours1": ("from clime.embeddings import read_vec",
               "words, E, info = read_vec(PATH, progress=False, workers=1)\n"
               "extra = {'n': len(words)}"),
+    "numpy": ("import os, resource\nos.environ['CLIME_NO_C'] = '1'\nfrom clime.embeddings import read_vec",
+              "words, E, info = read_vec(PATH, progress=False)\n"
+              "extra = {'n': len(words),\n"
+              "         'worker_peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}"),
     "2020": ("import torch",
              "with open(PATH, encoding='utf-8') as fh:\n"
              "    n, d = map(int, fh.readline().split())\n"
@@ -114,7 +119,7 @@ def main():
     ap.add_argument("--words", type=int, default=200_000)
     ap.add_argument("--dim", type=int, default=300)
     ap.add_argument("--file", help="use (or create) this file instead of a temporary one")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["ours1", "2020", "gensim", "binarize"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["ours1", "numpy", "2020", "gensim", "binarize"])
     ap.add_argument("--json", help="also write the measurements here")
     args = ap.parse_args()
 
@@ -130,7 +135,7 @@ def main():
             while fh.read(1 << 24):
                 pass
         res = {}
-        for m in ("ours", "ours1", "2020", "gensim"):
+        for m in ("ours", "ours1", "numpy", "2020", "gensim"):
             if m in args.skip:
                 continue
             if m == "gensim":
@@ -152,24 +157,26 @@ def main():
     lines = [f"file: {args.words} x {args.dim} word2vec text ({path.name}), machine: {os.cpu_count()} CPU(s), "
              f"python {sys.version.split()[0]}",
              f"{'method':<28}{'wall s':>9}{'CPU s':>9}{'peak RSS MiB':>14}"]
-    names = {"ours": f"(a) clime read_vec, {ours['workers']} proc.", "ours1": "(a1) read_vec, 1 process",
-             "2020": "(b) 2020-style float() loop", "gensim": "(c) gensim",
+    kind = "compiled" if ours["compiled"] else "numpy"
+    names = {"ours": f"(a) read_vec {kind}, {ours['workers']} thr.", "ours1": f"(a1) read_vec {kind}, 1 thr.",
+             "numpy": "(a2) numpy, processes", "2020": "(b) 2020-style float() loop", "gensim": "(c) gensim",
              "binarize": "(d) binarize.py end to end"}
     for m, r in res.items():
         cpu = f"{r['cpu_seconds']:>9.1f}" if "cpu_seconds" in r else f"{'-':>9}"
         lines.append(f"{names[m]:<28}{r['seconds']:>9.1f}{cpu}{r['peak_rss'] * mb:>14.0f}")
     for m, target in (("2020", "5x"), ("gensim", "1x")):
         if m in res:
-            for a in ("ours", "ours1"):
-                lines.append(f"speed-up of {names[a].split()[0]} over {names[m][:3]}: "
-                             f"{res[m]['seconds'] / res[a]['seconds']:.1f}x wall (target >= {target})")
+            for a in ("ours", "ours1", "numpy"):
+                if a in res:
+                    lines.append(f"speed-up of {names[a].split()[0]} over {names[m][:3]}: "
+                                 f"{res[m]['seconds'] / res[a]['seconds']:.1f}x wall (target >= {target})")
     grown = ours["peak_rss"] - ours["base_rss"]
     lines.append(f"matrix {ours['matrix_bytes'] * mb:.0f} MiB + vocabulary {ours['vocab_bytes'] * mb:.0f} MiB "
                  f"= {need * mb:.0f} MiB")
     lines.append(f"(a) peak RSS above the interpreter's start ({ours['base_rss'] * mb:.0f} MiB): {grown * mb:.0f} MiB "
                  f"= {grown / need:.2f}x (target <= 1.5x); whole-process peak {ours['peak_rss'] / need:.2f}x")
-    if ours["workers"] > 1:
-        lines.append(f"(a) largest worker process peak RSS: {ours['worker_peak_rss'] * mb:.0f} MiB "
+    if "numpy" in res:
+        lines.append(f"(a2) largest worker process peak RSS: {res['numpy']['worker_peak_rss'] * mb:.0f} MiB "
                      f"(forked: shares the parent's pages until they change)")
     if "binarize" in res:
         lines.append(f"(d) binarize.py whole-process peak: {res['binarize']['peak_rss'] / need:.2f}x")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__
+from . import __version__, cparse
 from .errors import ClimeError
 from .fileio import atomic_dir, atomic_open, require_file
 
@@ -64,7 +64,7 @@ class Embeddings:
 
 # ---------------------------------------------------------------- text files
 
-_BLOCK_BYTES = 4 << 20  # bytes read at a time: a block of lines parsed in one go (one task for a worker)
+_BLOCK_BYTES = 1 << 20  # bytes a block of lines parsed in one go (one task for a worker; 4x with numpy's parser)
 _NUMERIC_CHARS = b"0123456789+-.eE "
 
 
@@ -123,12 +123,18 @@ def _parse_header(first):
     return None
 
 
+def _block_bytes():
+    # numpy's parser runs in processes: bigger blocks spend less time in pipes
+    return _BLOCK_BYTES if cparse.available() else 4 * _BLOCK_BYTES
+
+
 def _stream_tasks(fh):
     """Blocks of whole lines (joined by b"\\n", no final newline) read from a stream
-    such as a gzip file, about ``_BLOCK_BYTES`` each: the tasks are the bytes."""
+    such as a gzip file, about ``_block_bytes()`` each: the tasks are the bytes."""
+    size = _block_bytes()
     tail = b""
     while True:
-        data = fh.read(_BLOCK_BYTES)
+        data = fh.read(size)
         if not data:
             if tail:
                 yield tail
@@ -143,17 +149,23 @@ def _stream_tasks(fh):
 
 
 def _file_tasks(path, start):
-    """Byte ranges of whole lines of a plain file from ``start``, about ``_BLOCK_BYTES``
+    """Byte ranges of whole lines of a plain file from ``start``, about ``_block_bytes()``
     each: the tasks are ``(path, offset, length)``, read by whoever parses them (so a
     worker process reads its block itself instead of receiving it through a pipe)."""
-    size = os.path.getsize(path)
+    size, step = os.path.getsize(path), _block_bytes()
     with open(path, "rb") as fh:
+        if size > start:
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                size -= 1  # the file's final newline ends the last line; it does not start another
         off = start
         while off < size:
-            end, cut = off + _BLOCK_BYTES, -1
+            end, cut = off + step, -1
             while end < size and cut < 0:
                 fh.seek(end)
-                piece = fh.read(1 << 16)
+                piece = fh.read(min(1 << 16, size - end))
+                if not piece:
+                    raise OSError(f"the file changed while it was read (at byte {end})")
                 i = piece.find(b"\n")
                 cut = end + i if i >= 0 else -1
                 end += len(piece)
@@ -174,21 +186,34 @@ def _task_block(task):
         block = fh.read(length)
     if len(block) != length:
         raise OSError(f"the file changed while it was read (at byte {off})")
-    return block[:-1] if block.endswith(b"\n") else block  # the file's final newline
+    return block
 
 
 def _parse_task(task, dim):
     """Run in a worker: ``(lines in the block, parse_block(...) or None)``."""
     block = _task_block(task)
     nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
-    return nlines, parse_block(block, dim)
+    return nlines, parse_block(block, dim, nlines)
 
 
 _LOADTXT = dict(dtype=np.float32, delimiter=" ", comments=None, quotechar=None, encoding="latin1", ndmin=2)
 
 
-def parse_block(block, dim):
+def parse_block(block, dim, nlines=None):
     """The fast path for a block of lines: ``(words, values)`` or None.
+
+    Uses the compiled parser (``clime.cparse``) when it is available, else numpy.
+    ``nlines``: the block's line count, when the caller knows it.
+    """
+    if cparse.available():
+        if nlines is None:
+            nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
+        return cparse.parse_block(block, dim, nlines)
+    return _parse_block_numpy(block, dim)
+
+
+def _parse_block_numpy(block, dim):
+    """``parse_block`` with numpy only.
 
     ``words`` are the raw bytes of each line's first field joined by b"\\n", ``values`` float32
     [lines, dim] parsed by numpy's C ``loadtxt`` (each number to the nearest
@@ -260,13 +285,17 @@ def _fast_parsed(tasks, dim, workers):
         for task in tasks:
             yield (task, *_parse_task(task, dim))
         return
-    import multiprocessing
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    if cparse.available():
+        pool = ThreadPoolExecutor(workers)  # the compiled parser runs without the GIL
+    else:
+        import multiprocessing
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        pool = ProcessPoolExecutor(workers, mp_context=ctx)
     pending = deque()
     try:
         for task in tasks:

@@ -44,8 +44,23 @@ def _run(script, *args):
                           env=env, cwd=ROOT)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def text_parser(request, monkeypatch):
+    """Run a test with the compiled block parser (skipped without a C compiler) and with numpy's."""
+    from clime import cparse
+
+    if request.param == "numpy":
+        monkeypatch.setattr(cparse, "_lib", None)
+        monkeypatch.setattr(cparse, "_tried", True)
+        monkeypatch.setenv("CLIME_NO_C", "1")
+    elif not cparse.available():
+        pytest.skip("no C compiler: the compiled parser is not available")
+    return request.param
+
+
 # ------------------------------------------------------------------ formats
 
+@pytest.mark.usefixtures("text_parser")
 @pytest.mark.parametrize("header", [True, False], ids=["header", "glove"])
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
 @pytest.mark.parametrize("eol,trailing", [("\n", ""), ("\r\n", ""), ("\n", " "), ("\r\n", " ")],
@@ -67,6 +82,7 @@ def test_gz_detected_by_content_not_name(tmp_path):
     assert read_vec(p, progress=False)[0] == WORDS
 
 
+@pytest.mark.usefixtures("text_parser")
 def test_number_styles(tmp_path):
     body = "a 1 -0 5. .5\nb -.5 1e5 1E+05 +1.5\nc 0.000123 -12.5 3 7\n"
     words, V, _ = read_vec(_write(tmp_path / "n.vec", "3 4\n" + body), progress=False)
@@ -74,6 +90,7 @@ def test_number_styles(tmp_path):
                                               dtype=np.float32))
 
 
+@pytest.mark.usefixtures("text_parser")
 def test_parse_block_matches_float_exactly():
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((300, 10)) * rng.choice([1e-5, 0.1, 10, 1e4], (300, 10), p=[0.01, 0.5, 0.48, 0.01]))
@@ -91,6 +108,7 @@ def test_parse_block_matches_float_exactly():
     assert parse_block(b"a 1 2 \r\nb 3 4 ", 2)[0] == b"a\nb"
 
 
+@pytest.mark.usefixtures("text_parser")
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_parallel_read_is_identical(tmp_path, monkeypatch, workers, gz):
@@ -116,22 +134,30 @@ def test_parallel_read_is_identical(tmp_path, monkeypatch, workers, gz):
     assert words3 == words[:3]
 
 
+@pytest.mark.usefixtures("text_parser")
 def test_many_chunks_and_blank_lines(tmp_path, monkeypatch):
     import clime.embeddings as ce
 
-    monkeypatch.setattr(ce, "_BLOCK_BYTES", 64)  # force many reads and chunk boundaries
     E = _matrix(300, 5, seed=1)
     words = [f"w{i}" for i in range(300)]
-    text = _text(words, E) + "\n\n"
-    got_words, V, _ = read_vec(_write(tmp_path / "e.vec", text), progress=False)
-    assert got_words == words
-    np.testing.assert_array_equal(V, E)
-    # the line number of an error far into the file is still right
-    lines = text.splitlines()
-    lines[250] = lines[250].replace(" ", " x", 1)
-    with pytest.raises(ClimeError) as err:
-        read_vec(_write(tmp_path / "bad.vec", "\n".join(lines) + "\n"), progress=False)
-    assert err.value.line == 251
+    lines = _text(words, E, header=False).splitlines()
+    for i in range(290, 0, -7):  # blank lines here and there, so some fall on block boundaries
+        lines[i:i] = [""] * (1 + i % 3)
+    text = f"300 5\n" + "\n".join(lines) + "\n\n"
+    lines = text.split("\n")
+    bad = next(i for i, ln in enumerate(lines) if ln.startswith("w250 "))
+    lines[bad] = lines[bad].replace(" ", " x", 1)
+    good, wrong = _write(tmp_path / "e.vec", text), _write(tmp_path / "bad.vec", "\n".join(lines))
+    for block_bytes in range(40, 70):  # many small blocks, ending at every kind of place
+        monkeypatch.setattr(ce, "_BLOCK_BYTES", block_bytes)
+        workers = 1 + block_bytes % 2
+        got_words, V, _ = read_vec(good, progress=False, workers=workers)
+        assert got_words == words
+        np.testing.assert_array_equal(V, E)
+        # the line number of an error far into the file is still right
+        with pytest.raises(ClimeError) as err:
+            read_vec(wrong, progress=False, workers=workers)
+        assert err.value.line == bad + 1, block_bytes
 
 
 def test_bin_format(tmp_path):
@@ -168,6 +194,7 @@ BAD_CASES = {
 }
 
 
+@pytest.mark.usefixtures("text_parser")
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_input_raises_with_file_and_line(tmp_path, case):
     text, line, message = BAD_CASES[case]
@@ -193,6 +220,7 @@ def test_missing_file_and_directory(tmp_path):
         read_vec(tmp_path)
 
 
+@pytest.mark.usefixtures("text_parser")
 def test_skip_bad(tmp_path):
     text = "4 2\na 1 2\nb 1 x\nc 1 2 3\nd 3 4\n"
     words, V, info = read_vec(_write(tmp_path / "e.vec", text), skip_bad=True, progress=False)
@@ -200,6 +228,7 @@ def test_skip_bad(tmp_path):
     np.testing.assert_array_equal(V, [[1, 2], [3, 4]])
 
 
+@pytest.mark.usefixtures("text_parser")
 @pytest.mark.parametrize("case", ["not-a-number", "header-count", "empty-file", "invalid-utf8-word"])
 def test_binarize_bad_input_cli(tmp_path, case):
     text = BAD_CASES[case][0]
@@ -235,6 +264,7 @@ def test_binarize_refuses_to_replace_other_things(tmp_path):
 
 # ------------------------------------------------------------------ options
 
+@pytest.mark.usefixtures("text_parser")
 def test_duplicates_first_wins(tmp_path, caplog):
     text = "4 2\na 1 2\nb 3 4\na 5 6\nc 7 8\n"
     words, V, info = read_vec(_write(tmp_path / "e.vec", text), progress=False)
@@ -243,6 +273,7 @@ def test_duplicates_first_wins(tmp_path, caplog):
     assert "1 duplicate" in caplog.text
 
 
+@pytest.mark.usefixtures("text_parser")
 def test_max_words_and_lower(tmp_path):
     text = "5 2\nThe 1 2\nthe 3 4\nCat 5 6\ncat 7 8\ndog 9 9\n"
     p = _write(tmp_path / "e.vec", text)
