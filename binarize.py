@@ -28,8 +28,9 @@ def main(argv=None):
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed lines with a warning and a count instead of stopping")
     p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="processes that parse the numbers in parallel; 0: one per CPU core (at most 8) for "
-                        "files over 32 MB, else 1; 1: no extra processes (the result is the same either way)")
+                   help="threads (processes without a C compiler) that parse blocks of lines in parallel; "
+                        "0: one per CPU core (at most 8) for files over 32 MB, else 1; the result is the same "
+                        "either way")
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import normalize, read_vec, save_embeddings
@@ -58,6 +59,8 @@ def main(argv=None):
         extra.append(f"{info['skipped']} bad line(s) skipped")
     log.info("%s: %d words x %d dims, normalisation %s, read in %.1fs -> %s%s", args.input, len(words),
              E.shape[1], args.normalize, t_read, out, f" ({'; '.join(extra)})" if extra else "")
+    if "parser" in info:
+        log.debug("parser: %s, %s worker(s)", info["parser"], info["workers"])
     return 0
 
 

@@ -449,9 +449,11 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
 
     Returns ``(words, vectors, info)``; ``info`` has ``duplicates``, ``skipped``
     (bad lines skipped with ``skip_bad``) and ``header`` (``(N, D)`` or None).
-    Raises ClimeError with the file and line for any malformed input.
-    ``workers``: processes that parse numbers in parallel (None: ``default_workers``;
-    1: none); the result does not depend on it.
+    ``info`` also says which block ``parser`` ran ("compiled" or "numpy") and with
+    how many ``workers``.  Raises ClimeError with the file and line for any
+    malformed input.  ``workers``: threads (compiled parser) or processes (numpy)
+    that parse blocks in parallel (None: ``default_workers``; 1: none); the result
+    does not depend on it.
     """
     path = Path(path)
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
@@ -518,7 +520,8 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
     if parser.bad:
         log.warning("%s: %d bad line(s) skipped (first: %s)", path, parser.bad, parser.first_bad)
     E = parser.finish()
-    info = {"duplicates": parser.duplicates, "skipped": parser.bad, "header": header}
+    info = {"duplicates": parser.duplicates, "skipped": parser.bad, "header": header,
+            "parser": "compiled" if cparse.available() else "numpy", "workers": workers}
     return parser.words, E, info
 
 
