@@ -89,3 +89,10 @@ def run(main, argv=None):
 def progress_disabled():
     """True when progress bars should be hidden (--quiet, or TQDM_DISABLE set)."""
     return os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+
+
+def bar_off(progress=True):
+    """tqdm's ``disable`` for every bar: True when bars are not wanted (``progress``
+    False, --quiet, TQDM_DISABLE), else None, which shows the bar only on a terminal
+    (so logs and CI output get no carriage-return clutter)."""
+    return True if not progress or progress_disabled() else None

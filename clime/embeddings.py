@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, cparse
+from . import __version__, cli, cparse
 from .errors import ClimeError
 from .fileio import atomic_dir, atomic_open, require_file
 
@@ -92,11 +92,6 @@ def _tune_malloc():
         libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
-
-
-def _bar_off(progress):
-    """tqdm's ``disable``: off when not wanted; None = only on a terminal."""
-    return True if not progress else None
 
 
 def _open_binary(path):
@@ -488,7 +483,7 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
             total = count
             if max_words is not None and total is not None:
                 total = min(total, max_words)
-            bar = tqdm(total=total, unit=" words", desc=f"reading {path.name}", disable=_bar_off(progress),
+            bar = tqdm(total=total, unit=" words", desc=f"reading {path.name}", disable=cli.bar_off(progress),
                        leave=False, mininterval=0.5)
             if workers is None:
                 workers = default_workers(path)
@@ -554,7 +549,7 @@ def _read_bin(path, max_words, lower, progress):
             return len(buf) - pos >= need
 
         try:
-            for i in tqdm(range(count), disable=_bar_off(progress), leave=False, desc=f"reading {path.name}"):
+            for i in tqdm(range(count), disable=cli.bar_off(progress), leave=False, desc=f"reading {path.name}"):
                 if row >= n:
                     break
                 while True:
@@ -643,7 +638,7 @@ def write_vec(path, words, vectors, precision=9, progress=True):
         fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if path.name.endswith(".gz") else raw
         try:
             fh.write(f"{len(words)} {vectors.shape[1]}\n".encode())
-            bar = tqdm(total=len(words), disable=_bar_off(progress), leave=False, desc=f"writing {path.name}",
+            bar = tqdm(total=len(words), disable=cli.bar_off(progress), leave=False, desc=f"writing {path.name}",
                        unit=" words", mininterval=0.5)
             for start in range(0, len(words), step):
                 bar.update(min(step, len(words) - start))

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cli
 from .errors import ClimeError
 from .fileio import atomic_open, write_json
 
@@ -504,7 +505,7 @@ class Experiment:
         t_start = time.perf_counter()
         self.base_embeddings()
         units = [(str(size), model, cfg.seed + i) for size in cfg.seed_sizes for model in cfg.models for i in range(cfg.runs)]
-        bar = tqdm(total=len(units), desc="experiment", unit="seed", disable=not progress)
+        bar = tqdm(total=len(units), desc="experiment", unit="seed", disable=cli.bar_off(progress))
         def done(recs):
             # the report is rewritten after every finished seed, so an interrupted run still shows its numbers
             self.records.extend(recs)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import cli
+
 DEFAULT_CHUNK = 4096
 MAX_BLOCK_BYTES = 256 * 2**20
 
@@ -77,7 +79,7 @@ def mean_topk_sim(queries, base, k=10, chunk=DEFAULT_CHUNK, device="cpu", exclud
         return np.zeros(q.shape[0], dtype=np.float32)
     out = torch.empty(q.shape[0], device=device)
     step = _block_rows(chunk, b.shape[0])
-    for s in tqdm(range(0, q.shape[0], step), disable=not progress or q.shape[0] <= step, leave=False,
+    for s in tqdm(range(0, q.shape[0], step), disable=cli.bar_off(progress and q.shape[0] > step), leave=False,
                   desc="csls penalty", unit="block"):
         sims = q[s:s + step] @ b.T
         if exclude_self:
@@ -135,7 +137,7 @@ def topk(queries, base, k, exclude=None, method="cosine", csls_k=10, base_penalt
     idx_out = np.empty((nq, k), dtype=np.int64)
     val_out = np.empty((nq, k), dtype=np.float32)
     step = _block_rows(chunk, n)
-    for s in tqdm(range(0, nq, step), disable=not progress or nq <= step, leave=False, desc="neighbours",
+    for s in tqdm(range(0, nq, step), disable=cli.bar_off(progress and nq > step), leave=False, desc="neighbours",
                   unit="block"):
         scores = q[s:s + step] @ b.T
         if method == "csls":

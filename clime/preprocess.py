@@ -31,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .embeddings import check_same_dim, load_embeddings
+from . import cli
 from .errors import ClimeError
 from .fileio import atomic_dir, write_json, require_file
 from .text import read_docs
@@ -302,7 +303,7 @@ def prepare_task(out_dir, task, src_emb, tgt_emb, rank, src_doc, tgt_doc, catego
         log.info("neighbours of all %d source words (--all)", len(s_words))
         neighbors_all = {}
         step = 4096
-        for s in tqdm(range(0, len(s_words), step), disable=not progress, leave=False, unit="block",
+        for s in tqdm(range(0, len(s_words), step), disable=cli.bar_off(progress), leave=False, unit="block",
                       desc="all neighbours"):
             rows = np.arange(s, min(s + step, len(s_words)))
             a_si, a_sc, a_ss, a_ti, a_tc, a_ts = search.query(rows, k, progress=False)

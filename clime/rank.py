@@ -55,7 +55,7 @@ def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=Tru
     min_len = getattr(model, "min_length", 1)
     order = np.argsort(split.lengths_np, kind="stable")
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    for idx in tqdm(batches, desc="gradients", leave=False, disable=not progress or cli.progress_disabled()):
+    for idx in tqdm(batches, desc="gradients", leave=False, disable=cli.bar_off(progress)):
         idx_t = torch.as_tensor(idx, device=device)
         L = max(int(split.lengths_np[idx].max()), min_len)
         ids = split.ids[idx_t, :L]  # [B, L]

@@ -253,7 +253,7 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
     min_len = getattr(model, "min_length", 1)
     best = (-1.0, 0, None)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, leave=False, unit="epoch",
-               disable=not progress or cli.progress_disabled())
+               disable=cli.bar_off(progress))
     for epoch in bar:
         model.train()
         for idx in length_batches(train.lengths_np, config.batch_size, rng):

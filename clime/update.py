@@ -37,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from .align import fit_orthogonal, read_dictionary
+from . import cli
 from .errors import ClimeError
 from .feedback import read_feedback
 from .neighbors import resolve_device, topk
@@ -417,7 +418,7 @@ def optimise(X0, problem, cfg):
     prev = math.inf
     steps = 0
     check = max(1, cfg.check_every)
-    bar = tqdm(total=cfg.iters, desc=f"update ({cfg.objective})", disable=not cfg.progress, leave=False,
+    bar = tqdm(total=cfg.iters, desc=f"update ({cfg.objective})", disable=cli.bar_off(cfg.progress), leave=False,
                mininterval=0.5)
     with _threads_for(x0.numel()), torch.no_grad():
         grad_fn = make_grad(*args)
