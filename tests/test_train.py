@@ -209,6 +209,17 @@ def test_script_writes_results_and_model(tmp_path, capsys):
     assert ck["paths"]["src"] == str(t / "en")
 
 
+@pytest.mark.parametrize("model_type,rate", [("cnn", 1e-3), ("dan", 1e-2), ("lr", 5e-2)])
+def test_default_learning_rate_per_model_is_recorded(tmp_path, capsys, model_type, rate):
+    assert TrainConfig(model_type=model_type).learning_rate() == rate
+    assert TrainConfig(model_type=model_type, lr=0.3).learning_rate() == 0.3
+    t = _write_task(tmp_path)
+    argv = [a for a in _argv(t, "--runs", "1", "--epochs", "1", "--type", model_type, "--results", str(t / "r.json"))
+            if a not in ("--lr", "0.01")]
+    assert _script("train").main(argv) == 0
+    assert json.loads((t / "r.json").read_text())["args"]["lr"] == rate
+
+
 @pytest.mark.parametrize("case", ["missing_label", "float_label", "empty", "dim", "unseen_label", "not_dir"])
 def test_script_bad_input_exits_2(tmp_path, capsys, case):
     t = _write_task(tmp_path)
