@@ -21,6 +21,7 @@ alone it means ``--realign --no-local``), ``prop`` (``--propagate``), ``renorm``
 Example: ``realign+cosine+prop``.
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -212,12 +213,23 @@ def condition_args(cond):
 
 # ----------------------------------------------------------------------------- running scripts
 
+def code_fingerprint():
+    """A hash of the code a step runs (the root scripts and the clime package): a stamp
+    from other code does not count, so a changed default never reuses a stale result."""
+    h = hashlib.sha1()
+    files = sorted(ROOT.glob("*.py")) + sorted((ROOT / "clime").rglob("*.py")) + sorted((ROOT / "clime").glob("*.c"))
+    for f in files:
+        h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 class Runner:
     """Runs root scripts as subprocesses, with stamps for resuming and per-stage timing."""
 
     def __init__(self, cfg, work):
         self.cfg = cfg
         self.work = Path(work)
+        self.code = code_fingerprint()
         self.python = cfg.python or sys.executable
         self.times = {}
         self.lock = threading.Lock()
@@ -232,14 +244,15 @@ class Runner:
             self.times.setdefault(stage, []).append(seconds)
 
     def script(self, stage, script, args, outputs, stamp):
-        """Run ``script args`` unless ``stamp`` says the same command already produced ``outputs``."""
+        """Run ``script args`` unless ``stamp`` says the same command, with the same code,
+        already produced ``outputs``."""
         cmd = [self.python, str(ROOT / script)] + [str(a) for a in args]
         shown = [script] + [str(a) for a in args]
         stamp = Path(stamp)
         if stamp.exists() and all(Path(o).exists() for o in outputs):
             try:
                 old = json.loads(stamp.read_text(encoding="utf-8"))
-                if old.get("cmd") == shown:
+                if old.get("cmd") == shown and old.get("code") == self.code:
                     self.record(stage, old.get("seconds", 0.0))
                     return old.get("seconds", 0.0)
             except (json.JSONDecodeError, OSError):
@@ -257,7 +270,7 @@ class Runner:
         missing = [str(o) for o in outputs if not Path(o).exists()]
         if missing:
             raise ClimeError(f"{stage} wrote no {', '.join(missing)} [command: {' '.join(shown)}]")
-        write_json(stamp, {"cmd": shown, "seconds": seconds})
+        write_json(stamp, {"cmd": shown, "code": self.code, "seconds": seconds})
         self.record(stage, seconds)
         return seconds
 

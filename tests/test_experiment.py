@@ -181,3 +181,27 @@ def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
     assert len(kept) <= n_lab
     conf.update(dev_only=False)  # the test split is not in the file: used as it is
     assert ex.Experiment(ex.Config.from_dict(conf)).honest_label_docs() == str(labeled)
+
+
+def test_stamps_are_reused_only_for_the_same_command_and_code(tmp_path):
+    from types import SimpleNamespace
+
+    from clime.experiment import Runner
+
+    runner = Runner(SimpleNamespace(python=None, jobs=1), tmp_path)
+    out = tmp_path / "out.txt"
+    out.write_text("x")
+    stamp = tmp_path / "step.json"
+    log = stamp.with_suffix(".log")
+
+    def step(*args):
+        log.unlink(missing_ok=True)
+        runner.script("help", "binarize.py", ["--help", *args], [out], stamp)
+        return log.exists()  # a log is written only when the step really runs
+
+    assert step()
+    assert not step()  # same command, same code: reused
+    assert step("-q")  # another command
+    runner.code = "changed"
+    assert step("-q")  # same command, other code (a changed default must not reuse a stale result)
+    assert not step("-q")
