@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .embeddings import check_same_dim, load_embeddings
 from . import cli
+from .embeddings import check_same_dim, load_embeddings
 from .errors import ClimeError
 from .fileio import atomic_dir, write_json, require_file
 from .text import read_docs

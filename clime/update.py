@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .align import fit_orthogonal, read_dictionary
 from . import cli
+from .align import fit_orthogonal, read_dictionary
 from .errors import ClimeError
 from .feedback import read_feedback
 from .neighbors import resolve_device, topk
