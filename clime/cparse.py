@@ -28,9 +28,21 @@ _tried = False
 
 
 def cache_dir():
+    """Where the compiled parser is kept: $CLIME_CACHE, else $XDG_CACHE_HOME/clime or ~/.cache/clime,
+    else (no usable home directory) a per-user folder in the temporary directory."""
     if os.environ.get("CLIME_CACHE"):
         return Path(os.environ["CLIME_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            home = Path.home()
+        except (RuntimeError, KeyError, OSError):
+            home = None
+        if home is not None and home.is_absolute():
+            base = home / ".cache"
+    if not base or not Path(base).is_absolute():
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        return Path(tempfile.gettempdir()) / f"clime-cache-{uid}"
     return Path(base) / "clime"
 
 
@@ -42,6 +54,14 @@ def _library_path():
 def build():
     """Compile ``_parse.c`` into the cache (atomically) unless it is there; return its path or None."""
     target = _library_path()
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if hasattr(os, "getuid") and target.parent.stat().st_uid != os.getuid():
+            log.debug("%s belongs to another user: the numpy parser is used", target.parent)
+            return None  # never load code that someone else could have put there
+    except OSError as err:
+        log.debug("no cache folder for the compiled parser (%s): the numpy parser is used", err)
+        return None
     if target.exists():
         return target
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -49,20 +69,25 @@ def build():
         log.debug("no C compiler found: the numpy parser is used")
         return None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".parse-", suffix=target.suffix)
         os.close(fd)
+    except OSError as err:
+        log.debug("cannot write to %s (%s): the numpy parser is used", target.parent, err)
+        return None
+    try:
         res = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-std=c99", "-o", tmp, str(SOURCE), "-lm"],
                              capture_output=True, text=True, timeout=120)
         if res.returncode != 0:
             log.debug("compiling %s failed: %s", SOURCE, res.stderr.strip()[-500:])
-            os.unlink(tmp)
             return None
         os.replace(tmp, target)
+        return target
     except (OSError, subprocess.SubprocessError) as err:
         log.debug("compiling %s failed: %s", SOURCE, err)
         return None
-    return target
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _load():

@@ -80,3 +80,25 @@ def test_build_is_cached_and_can_be_turned_off(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
     assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".so"]  # built there, no temporary left
+
+
+def test_cache_dir_without_a_home(monkeypatch):
+    for var in ("CLIME_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cparse.Path, "home", classmethod(lambda cls: cls("~")))
+    assert cparse.cache_dir().is_absolute()
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # not absolute: ignored, as the XDG spec says
+    assert cparse.cache_dir().is_absolute()
+    monkeypatch.setenv("CLIME_CACHE", "/somewhere/else")
+    assert cparse.cache_dir() == cparse.Path("/somewhere/else")
+
+
+def test_a_failing_compiler_falls_back_and_leaves_nothing(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CLIME_CACHE=str(tmp_path / "cache"), CC="false")
+    code = ("from clime import cparse\nfrom clime.embeddings import read_vec\n"
+            f"open({str(tmp_path / 'e.vec')!r}, 'w').write('2 2\\na 1 2\\nb 3 4\\n')\n"
+            f"w, E, info = read_vec({str(tmp_path / 'e.vec')!r}, progress=False)\n"
+            "print(cparse.available(), info['parser'], w, E.tolist())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False numpy ['a', 'b'] [[1.0, 2.0], [3.0, 4.0]]"
+    assert list((tmp_path / "cache").iterdir()) == []
