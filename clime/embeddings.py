@@ -65,7 +65,6 @@ class Embeddings:
 # ---------------------------------------------------------------- text files
 
 _BLOCK_BYTES = 1 << 20  # bytes a block of lines parsed in one go (one task for a worker; 4x with numpy's parser)
-_NUMERIC_CHARS = b"0123456789+-.eE "
 
 
 _MALLOC_TUNED = False

@@ -143,7 +143,7 @@ def test_many_chunks_and_blank_lines(tmp_path, monkeypatch):
     lines = _text(words, E, header=False).splitlines()
     for i in range(290, 0, -7):  # blank lines here and there, so some fall on block boundaries
         lines[i:i] = [""] * (1 + i % 3)
-    text = f"300 5\n" + "\n".join(lines) + "\n\n"
+    text = "300 5\n" + "\n".join(lines) + "\n\n"
     lines = text.split("\n")
     bad = next(i for i, ln in enumerate(lines) if ln.startswith("w250 "))
     lines[bad] = lines[bad].replace(" ", " x", 1)
