@@ -59,8 +59,7 @@ def main(argv=None):
         extra.append(f"{info['skipped']} bad line(s) skipped")
     log.info("%s: %d words x %d dims, normalisation %s, read in %.1fs -> %s%s", args.input, len(words),
              E.shape[1], args.normalize, t_read, out, f" ({'; '.join(extra)})" if extra else "")
-    if "parser" in info:
-        log.debug("parser: %s, %s worker(s)", info["parser"], info["workers"])
+    log.debug("parser: %s, %s worker(s)", info["parser"], info["workers"])
     return 0
 
 

@@ -183,10 +183,15 @@ def _task_block(task):
     return block
 
 
+def _count_lines(block):
+    """Lines in a block (joined by b"\\n", no final newline)."""
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
+
+
 def _parse_task(task, dim):
     """Run in a worker: ``(lines in the block, parse_block(...) or None)``."""
     block = _task_block(task)
-    nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
+    nlines = _count_lines(block)
     return nlines, parse_block(block, dim, nlines)
 
 
@@ -200,9 +205,7 @@ def parse_block(block, dim, nlines=None):
     ``nlines``: the block's line count, when the caller knows it.
     """
     if cparse.available():
-        if nlines is None:
-            nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + 1
-        return cparse.parse_block(block, dim, nlines)
+        return cparse.parse_block(block, dim, _count_lines(block) if nlines is None else nlines)
     return _parse_block_numpy(block, dim)
 
 
@@ -249,9 +252,13 @@ def _parse_block_numpy(block, dim):
     return b"\n".join(words), values
 
 
+_PARALLEL_MIN_BYTES = 32 << 20  # below this, parallel parsing saves too little to be worth it
+
+
 def default_workers(path=None):
-    """Worker processes for reading ``path``: 1 (none) for small files and on
-    machines with one core; else the usable cores, at most 8."""
+    """Workers (threads, or processes for the numpy parser) for reading ``path``:
+    1 (none) for files under ``_PARALLEL_MIN_BYTES`` and on machines with one core;
+    else the usable cores, at most 8."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -265,15 +272,13 @@ def default_workers(path=None):
     return max(1, min(cores, 8))
 
 
-_PARALLEL_MIN_BYTES = 32 << 20  # below this, starting worker processes costs more than it saves
-
-
 def _fast_parsed(tasks, dim, workers):
     """Yield ``(task, lines, parse_block result)`` in file order.
 
-    With ``workers`` > 1 the blocks are parsed in that many forked processes, a
-    few blocks ahead of the consumer (so memory stays bounded); the order, and so
-    the result, is the same as with one process.
+    With ``workers`` > 1 the blocks are parsed in that many threads (the compiled
+    parser releases the GIL) or forked processes (numpy's), at most two blocks per
+    worker ahead of the consumer (so memory stays bounded); the order, and so the
+    result, is the same as with one worker.
     """
     if workers <= 1:
         for task in tasks:
@@ -486,8 +491,6 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
                        leave=False, mininterval=0.5)
             if workers is None:
                 workers = default_workers(path)
-            if max_words is not None and max_words < 50_000:
-                workers = 1  # a small head of the file: not worth starting processes
             try:
                 tasks = _stream_tasks(fh) if plain_size is None else _file_tasks(path, fh.tell())
                 lineno = 2
@@ -598,7 +601,7 @@ def _read_bin(path, max_words, lower, progress):
         log.warning("%s: %d duplicate word(s) dropped (the first occurrence wins)", path, dups)
     if E.shape[0] != row:
         E.resize((row, dim), refcheck=False)
-    return words, E, {"duplicates": dups, "skipped": 0, "header": header}
+    return words, E, {"duplicates": dups, "skipped": 0, "header": header, "parser": "binary", "workers": 1}
 
 
 def write_bin(path, words, vectors):
