@@ -5,7 +5,6 @@ Skipped when /usr/bin/chromium or playwright is missing, unless CLIME_REQUIRE_BR
 """
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -51,19 +50,10 @@ def server(tmp_path_factory):
 
 def serve_in_thread(application):
     """The app behind waitress (as app.py serves it) on a free loopback port."""
-    from waitress.server import create_server
+    from clime.webapp.server import Background
 
-    srv = create_server(application, host="127.0.0.1", port=0, threads=4, channel_timeout=10, ident="clime")
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-
-    def stop():
-        srv.close()
-        srv.task_dispatcher.shutdown()
-        th.join(5)
-
-    return {"url": f"http://127.0.0.1:{srv.effective_port}", "port": srv.effective_port, "app": application,
-            "stop": stop}
+    srv = Background(application)
+    return {"url": srv.url, "port": srv.port, "app": application, "stop": srv.stop}
 
 
 @pytest.fixture(scope="module")
