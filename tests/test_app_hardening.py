@@ -509,3 +509,12 @@ def test_real_server_bounded_threads_timeouts_and_lease(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "clear_db.py"), "--db", db, "--yes", "-q"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr  # the lease is gone with the server
+
+
+def test_serve_refuses_bad_server_options(tmp_path):
+    for argv in (["--threads", "0"], ["--timeout", "0"], ["--connection-limit", "0"], ["--threads", "100000"],
+                 ["--allow-host", "evil test"], ["--allow-host", "a/b"], ["--allow-host", ""]):
+        with pytest.raises(SystemExit) as e:
+            cli.run(app_script.main, argv + ["--instance", str(tmp_path / "i"), "--ui-data", str(tmp_path), "-q"])
+        assert e.value.code == 2, argv
+    assert not (tmp_path / "i").exists()  # refused before anything was created
