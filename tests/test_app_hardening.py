@@ -297,11 +297,13 @@ def test_readable_key_and_database_are_warned_about(tmp_path, caplog):
     assert not [r for r in caplog.records if "readable by other users" in r.getMessage()]
     os.chmod(inst / "secret_key", 0o644)
     os.chmod(inst / "clime.db", 0o644)
+    os.chmod(inst, 0o755)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         create_app({"UI_DATA": str(tmp_path), "INSTANCE_PATH": str(inst)})
     warned = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
     assert any("secret_key" in m for m in warned) and any("clime.db" in m for m in warned), warned
+    assert any("instance folder" in m and "chmod 700" in m for m in warned), warned
 
 
 # ------------------------------------------------------------------ 8. CSV cells
@@ -518,3 +520,17 @@ def test_serve_refuses_bad_server_options(tmp_path):
             cli.run(app_script.main, argv + ["--instance", str(tmp_path / "i"), "--ui-data", str(tmp_path), "-q"])
         assert e.value.code == 2, argv
     assert not (tmp_path / "i").exists()  # refused before anything was created
+
+
+def test_damaged_database_is_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not an SQLite file at all" * 100)
+    bad.chmod(0o600)  # no warning about its mode: the error is the only line
+    url = f"sqlite:///{bad}"
+    for main, argv in ((clear_db.main, ["--db", url, "--yes"]), (app_script.main, ["stats", "--task", "demo", "--db", url]),
+                       (app_script.main, ["invite", "--owner", "--db", url])):
+        with pytest.raises(SystemExit) as e:
+            cli.run(main, argv)
+        assert e.value.code == 2, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "bad.db" in err and len(err.strip().splitlines()) == 1, err

@@ -43,11 +43,13 @@ def load_secret_key(path):
     """The secret key kept in ``path``; created (random, mode 0600) the first time.
     An existing key that other users can read is used, with a warning."""
     path = Path(path)
+    if path.parent.is_dir():
+        warn_if_readable(path.parent, "instance folder")
     private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        warn_if_readable(path, "secret key")
+        warn_if_readable(path, "secret key file")
         key = path.read_text(encoding="ascii").strip()
         if len(key) >= 32:
             return key

@@ -19,7 +19,7 @@ from typing import Optional
 from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
                         create_engine, delete, event, select)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from ..errors import ClimeError
@@ -150,7 +150,7 @@ def make_engine(url):
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         Base.metadata.create_all(engine)
-    except OperationalError as err:
+    except DBAPIError as err:  # OperationalError (cannot open), DatabaseError (not a database)
         raise ClimeError(f"cannot open database {u.render_as_string(hide_password=True)} ({err.orig})") from None
     return engine
 
@@ -165,7 +165,7 @@ def private_file(path):
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        warn_if_readable(path, "database")
+        warn_if_readable(path, "database file")
     except OSError as err:
         raise ClimeError(f"cannot create the database file ({err.strerror})", path) from None
 
@@ -177,8 +177,8 @@ def warn_if_readable(path, what):
     except OSError:
         return
     if mode & 0o077:
-        log.warning("WARNING: %s: the %s file is readable by other users (mode %04o); run chmod 600 %s",
-                    path, what, mode, path)
+        log.warning("WARNING: %s: the %s is readable by other users (mode %04o); run chmod %s %s",
+                    path, what, mode, "700" if os.path.isdir(path) else "600", path)
 
 
 def make_sessionmaker(engine):
