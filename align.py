@@ -25,13 +25,13 @@ def main(argv=None):
     p.add_argument("--direction", choices=["tgt2src", "src2tgt"], default="tgt2src",
                    help="tgt2src: rotate the target space onto the source space (the source is copied unchanged); "
                         "src2tgt: the reverse")
-    p.add_argument("--iter-norm", type=int, default=0, metavar="N",
+    p.add_argument("--iter-norm", type=cli.integer(0, 100), default=0, metavar="N",
                    help="rounds of iterative normalisation (unit rows + centred columns) of both spaces before "
                         "fitting; 0 = none (then the unmoved side is an exact copy)")
-    p.add_argument("--min-pairs", type=int, default=10,
+    p.add_argument("--min-pairs", type=cli.integer(1), default=10,
                    help="refuse a training dictionary with fewer in-vocabulary pairs than this")
     p.add_argument("--eval-dict", help="test dictionary: print word-translation precision@1 (NN and CSLS)")
-    p.add_argument("--csls-k", type=int, default=10, help="neighbourhood size of the CSLS penalties")
+    p.add_argument("--csls-k", type=cli.integer(1), default=10, help="neighbourhood size of the CSLS penalties")
     p.add_argument("--eval-only", action="store_true",
                    help="do not fit: only evaluate --src-emb/--tgt-emb as given with --eval-dict")
     p.add_argument("--results", metavar="FILE",

@@ -18,7 +18,7 @@ def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("input", help="word2vec text file (header 'N D' optional), .gz or .bin")
     p.add_argument("output", help="embedding directory to write (replaced whole, only on success)")
-    p.add_argument("--max-words", type=int, metavar="N",
+    p.add_argument("--max-words", type=cli.integer(1), metavar="N",
                    help="keep only the first N distinct words (files are sorted by frequency)")
     p.add_argument("--lower", action="store_true",
                    help="lower-case the words; on a collision the first occurrence wins")
@@ -27,7 +27,7 @@ def main(argv=None):
                         "unit: unit-length rows only; none: keep the values as read")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed lines with a warning and a count instead of stopping")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=cli.integer(0, 256), default=0, metavar="N",
                    help="threads (processes without a C compiler) that parse blocks of lines in parallel; "
                         "0: one per CPU core (at most 8) for files over 32 MB, else 1; the result is the same "
                         "either way")

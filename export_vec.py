@@ -16,7 +16,7 @@ def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("input", help="embedding directory (E.npy or E.pt, and words.json)")
     p.add_argument("output", help="word2vec text file to write; .gz compresses")
-    p.add_argument("--precision", type=int, default=9,
+    p.add_argument("--precision", type=cli.integer(1, 17), default=9,
                    help="significant digits per value; 9 reproduces float32 values exactly")
     args = cli.parse(p, argv, seed=False)
 
