@@ -34,14 +34,15 @@ def main(argv=None):
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import normalize, read_vec, save_embeddings
+    from clime.fileio import check_paths, require_dir_target
 
     if args.workers < 0:
         raise ClimeError(f"--workers must be 0 (automatic) or more, got {args.workers}")
     if args.max_words is not None and args.max_words < 1:
         raise ClimeError(f"--max-words must be at least 1, got {args.max_words}")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise ClimeError("exists and is not a directory", out)
+    check_paths({"output": out}, {"input": args.input})
+    require_dir_target(out, "an embedding directory")
     t0 = time.perf_counter()
     words, E, info = read_vec(args.input, max_words=args.max_words, lower=args.lower, skip_bad=args.skip_bad,
                               progress=not cli.progress_disabled(), workers=args.workers or None)

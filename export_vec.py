@@ -21,9 +21,11 @@ def main(argv=None):
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import load_embeddings, write_vec
+    from clime.fileio import check_paths
 
     if not 1 <= args.precision <= 17:
         raise ClimeError(f"--precision must be between 1 and 17, got {args.precision}")
+    check_paths({"output": args.output}, {"input": args.input})
     emb = load_embeddings(args.input)
     write_vec(args.output, emb.words, emb.vectors, precision=args.precision, progress=not cli.progress_disabled())
     log.info("wrote %s (%d words x %d dims, %d significant digits)", args.output, len(emb), emb.dim, args.precision)

@@ -44,6 +44,7 @@ def main(argv=None):
     args = cli.parse(p, argv)
 
     from clime import preprocess
+    from clime.fileio import check_paths, require_dir_target
 
     preprocess.check_task_name(args.task)
     if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
@@ -54,6 +55,10 @@ def main(argv=None):
         if not torch.cuda.is_available():
             raise ClimeError("--device cuda asked for, but torch sees no CUDA GPU")
     out_dir = getattr(args, "out_dir", None) or f"ui_data/{args.task}"
+    check_paths({"--out-dir": out_dir}, {"--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb, "--rank": args.rank,
+                                         "--src-doc": args.src_doc, "--tgt-doc": args.tgt_doc,
+                                         "--categories": args.categories})
+    require_dir_target(out_dir, "the task folder to write")
     t0 = time.perf_counter()
     summary = preprocess.prepare_task(
         out_dir, args.task, args.src_emb, args.tgt_emb, args.rank, args.src_doc, args.tgt_doc, args.categories,

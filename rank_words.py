@@ -42,7 +42,7 @@ def main(argv=None):
         raise ClimeError("--max-df must be in (0, 1]")
 
     from clime.embeddings import load_embeddings
-    from clime.fileio import atomic_open
+    from clime.fileio import atomic_open, check_paths
     from clime.neighbors import resolve_device
     from clime.rank import rank_words, read_stopwords, warn_if_generic
     from clime.text import read_docs
@@ -58,6 +58,8 @@ def main(argv=None):
         raise ClimeError("the checkpoint does not name its training documents: give --train", args.model)
     if not src_path:
         raise ClimeError("the checkpoint does not name its source embeddings: give --src-emb", args.model)
+    check_paths({"--output": args.output}, {"model": args.model, "--train": train_path, "--src-emb": src_path,
+                                            "--stopwords": args.stopwords})
     stop = read_stopwords(args.stopwords) if args.stopwords else set()
     src = load_embeddings(src_path)
     src.meta.setdefault("path", src_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from clime import cli
 from clime import simulate as sim
 from clime.errors import ClimeError
+from clime.fileio import check_paths
 
 log = logging.getLogger("clime.simulate")
 
@@ -40,6 +41,9 @@ def main(argv=None):
     if args.budget is not None and args.budget < 0:
         raise ClimeError(f"--budget must be >= 0, got {args.budget}")
     task_dir = Path(args.task_dir) if args.task_dir else Path(args.ui_data) / args.task
+    check_paths({"--out": args.out}, {"--dict": args.dict, "--docs-src": args.docs_src, "--docs-tgt": args.docs_tgt,
+                                      "setup.json": str(task_dir / "setup.json"),
+                                      "vocab_tgt.json": str(task_dir / "vocab_tgt.json")})
     oracle = sim.make_oracle(args.oracle, args.dict, args.docs_src, args.docs_tgt,
                              min_count=args.min_count, min_share=args.min_share, margin=args.margin)
     stats = sim.run(task_dir, oracle, args.out, budget=args.budget, noise=args.noise, seed=args.seed,

@@ -52,7 +52,7 @@ def main(argv=None):
 
     from clime import train
     from clime.embeddings import load_embeddings
-    from clime.fileio import write_json
+    from clime.fileio import check_paths, write_json
     from clime.text import read_docs
 
     if args.threads > 0:
@@ -71,6 +71,9 @@ def main(argv=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ClimeError("--device cuda: no CUDA device available")
 
+    check_paths({"--output": args.output, "--results": args.results},
+                {"--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb, "--train": args.train, "--test": args.test,
+                 "--dev": args.dev})
     src = load_embeddings(args.src_emb)
     tgt = load_embeddings(args.tgt_emb)
     if src.dim != tgt.dim:

@@ -70,6 +70,7 @@ def main(argv=None):
     args = cli.parse(p, argv)
 
     from clime.embeddings import check_same_dim, load_embeddings, save_embeddings
+    from clime.fileio import check_paths, staged
     from clime.neighbors import resolve_device
 
     if args.reg < 0:
@@ -86,6 +87,9 @@ def main(argv=None):
         cli.log.info("--seed-dict is only used with --realign; ignored")
     if args.feedback_weight < 0:
         raise ClimeError(f"--feedback-weight must be >= 0, got {args.feedback_weight}")
+    check_paths({"--out-src": args.out_src, "--out-tgt": args.out_tgt},
+                {"--feedback": args.feedback, "--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb,
+                 "--seed-dict": args.seed_dict})
     device = str(resolve_device(args.device))
 
     judgements = up.load_feedback(args.feedback, args.n_keywords)
@@ -108,10 +112,11 @@ def main(argv=None):
             "iterations": report.get("local", {}).get("iterations", 0), "max_iterations": args.iter,
             "lr": args.lr, "tol": args.tol, "seed": args.seed, "mode": report["mode"], "renorm": args.renorm,
             "n_keywords": args.n_keywords, "report": report, "config": cfg.as_dict()}
-    for emb, vectors, out, origin in ((src, S, args.out_src, args.src_emb), (tgt, T, args.out_tgt, args.tgt_emb)):
-        meta = {k: v for k, v in emb.meta.items() if k not in ("n_words", "dim", "clime_version", "update")}
-        meta["update"] = dict(info, input=str(origin))
-        save_embeddings(out, vectors, emb.words, meta)
+    with staged() as stage:  # both directories appear together, or neither does
+        for emb, vectors, out, origin in ((src, S, args.out_src, args.src_emb), (tgt, T, args.out_tgt, args.tgt_emb)):
+            meta = {k: v for k, v in emb.meta.items() if k not in ("n_words", "dim", "clime_version", "update")}
+            meta["update"] = dict(info, input=str(origin))
+            save_embeddings(out, vectors, emb.words, meta, stage=stage)
     cli.log.info("wrote %s (%d words) and %s (%d words); mode %s", args.out_src, len(src), args.out_tgt, len(tgt),
                  report["mode"])
     return 0

@@ -713,7 +713,8 @@ def save_embeddings(directory, vectors, words, meta=None, stage=None):
 
     With ``stage`` (a :class:`clime.fileio.Staging`) the directory is only staged:
     it appears when the caller commits, together with its other outputs.
-    A matrix holding NaN or infinity is refused; nothing is written.
+    A matrix holding NaN or infinity is refused; nothing is written.  Returns the
+    directory that now holds the files (the staged temporary with ``stage``).
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
@@ -728,7 +729,10 @@ def save_embeddings(directory, vectors, words, meta=None, stage=None):
         raise ClimeError("exists and is not an embedding directory; refusing to replace it", d)
     full_meta = dict(meta or {})
     full_meta.update({"n_words": len(words), "dim": int(vectors.shape[1]), "clime_version": __version__})
-    meta_text = json.dumps(full_meta, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    try:
+        meta_text = json.dumps(full_meta, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise ClimeError(f"refusing to write a non-finite number into meta.json ({err})", directory) from None
     with contextlib.ExitStack() as stack:
         tmp = stage.dir(directory) if stage is not None else stack.enter_context(atomic_dir(directory))
         np.save(tmp / "E.npy", vectors, allow_pickle=False)
@@ -736,6 +740,7 @@ def save_embeddings(directory, vectors, words, meta=None, stage=None):
             json.dump({w: i for i, w in enumerate(words)}, fh, ensure_ascii=False)
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
             fh.write(meta_text)
+    return tmp if stage is not None else d
 
 
 def load_embeddings(directory, mmap=True, check=True):

@@ -147,7 +147,7 @@ def class_profiles(docs, n_classes=None):
     for d in docs:
         c = cidx[d["label"]]
         size[c] += 1
-        for w in set(d["text"]):
+        for w in dict.fromkeys(d["text"]):  # distinct, in text order (not a set's hash order)
             df[w][c] += 1
     profiles, counts = {}, {}
     for w, v in df.items():
