@@ -26,7 +26,12 @@ def fit_orthogonal(X, Y, weights=None):
         w = np.sqrt(np.asarray(weights, dtype=np.float64))[:, None]
         X, Y = X * w, Y * w
     M = X.T @ Y
-    U, S, Vt = np.linalg.svd(M)
+    if not np.isfinite(M).all():
+        raise ClimeError("cannot fit the orthogonal map: the paired vectors hold NaN or infinity")
+    try:
+        U, S, Vt = np.linalg.svd(M)
+    except np.linalg.LinAlgError as err:
+        raise ClimeError(f"cannot fit the orthogonal map: the SVD failed ({err})") from None
     if S.size and S[-1] <= 1e-7 * max(S[0], 1e-300):
         # Fewer independent pairs than dimensions: the best W is not unique, and
         # which one LAPACK returns differs between machines.  A tiny pull towards

@@ -143,6 +143,9 @@ class Config:
         unknown = sorted(set(d) - names - {"comment", "_comment"})
         if unknown:
             raise ClimeError(f"unknown configuration key(s): {', '.join(unknown)}", path)
+        for f in fields(cls):
+            if f.name in d:
+                _check_config_value(f, d[f.name], path)
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def check(self):
@@ -174,6 +177,46 @@ class Config:
                 raise ClimeError(f"the configuration needs the {what} file")
             if not Path(p).exists():
                 raise ClimeError(f"no such file ({what})", p)
+
+
+# configuration values: the element type of each list field, and the least value of each number
+_LIST_ITEMS = {"budgets": (int,), "seed_sizes": (int, str)}
+_LEAST = {"runs": 1, "epochs": 1, "train_runs": 1, "k": 1, "jobs": 1, "csls_k": 1, "budgets": 1, "seed": 0}
+
+
+def _check_config_value(f, value, path):
+    """A configuration value of the type (and range) of field ``f``, or a ClimeError
+    naming the key: a string where a number belongs would otherwise fail much later."""
+    from .cli import check_number
+
+    def bad(expected):
+        raise ClimeError(f"key {f.name!r} must be {expected}, found {json.dumps(value)[:80]}", path)
+
+    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool,
+                                                     "list": list}.get(str(f.type))
+    if value is None:
+        if kind in (str,) or f.default is None:
+            return
+        bad(f"a {kind.__name__}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            bad("true or false")
+    elif kind is str:
+        if not isinstance(value, str):
+            bad("a string")
+    elif kind in (int, float):
+        try:
+            check_number(value, f"key {f.name!r}", kind, lo=_LEAST.get(f.name, 0 if kind is float else None),
+                         hi=1 if f.name == "noise" else None)
+        except ClimeError as err:
+            raise ClimeError(err.detail, path) from None
+    elif kind is list:
+        items = _LIST_ITEMS.get(f.name, (str,))
+        if not isinstance(value, list) or not all(isinstance(v, items) and not isinstance(v, bool) for v in value):
+            bad("a list of " + " or ".join({int: "integers", str: "strings"}[t] for t in items))
+        least = _LEAST.get(f.name)
+        if least is not None and any(isinstance(v, int) and v < least for v in value):
+            bad(f"a list of integers >= {least}")
 
 
 PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev", "tgt_unlabeled", "tgt_labeled",
@@ -255,7 +298,7 @@ class Runner:
                 if old.get("cmd") == shown and old.get("code") == self.code:
                     self.record(stage, old.get("seconds", 0.0))
                     return old.get("seconds", 0.0)
-            except (json.JSONDecodeError, OSError):
+            except (ValueError, RecursionError, OSError, AttributeError):  # a damaged stamp: run again
                 pass
         stamp.parent.mkdir(parents=True, exist_ok=True)
         log.debug("%s: %s", stage, " ".join(shown))
@@ -285,7 +328,7 @@ def read_train_results(path):
         if f1 is None and r.get("runs"):
             f1 = float(np.mean([x.get("macro_f1", np.nan) for x in r["runs"]]))
         return {"accuracy": float(acc), "macro_f1": None if f1 is None else float(f1)}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (OSError, KeyError, TypeError, ValueError, RecursionError) as err:
         raise ClimeError(f"cannot read train.py results ({err})", path) from None
 
 
@@ -626,7 +669,7 @@ def _slug(cond):
 def _load_json(path):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # a missing or unreadable cache file is recomputed
         return None
 
 

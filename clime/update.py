@@ -88,10 +88,12 @@ def row_votes(row):
     """
     votes = {}
     for lang, pos, neg, new in ((SRC, row.pos1, row.neg1, row.new1), (TGT, row.pos2, row.neg2, row.new2)):
-        rejected = {w.strip() for w in neg if w.strip()}
+        # in the order of the cell (a set's order would depend on PYTHONHASHSEED, and so would the result)
+        rejected = list(dict.fromkeys(w.strip() for w in neg if w.strip()))
+        rejected_set = set(rejected)
         for w in list(pos) + list(new):
             w = w.strip()
-            if w and w not in rejected:
+            if w and w not in rejected_set:
                 votes[(w, lang)] = 1
         for w in rejected:
             votes[(w, lang)] = -1
