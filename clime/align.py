@@ -146,7 +146,7 @@ def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
     return ids, len(words)
 
 
-def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
+def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0, refine=0, **refine_args):
     """Fit an orthogonal map on the (i, j) ``pairs`` and apply it.
 
     direction "tgt2src" maps the target space onto the source space (the source
@@ -154,6 +154,10 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
     spaces are first iteratively normalised (unit rows + centred columns,
     ``iter_norm`` rounds), so both change.  Returns ``(S, T, W)`` float32 arrays
     (W float64, applied to the moved side).
+
+    With ``refine`` > 0 the seed fit is followed by up to ``refine`` self-learning
+    rounds (:func:`self_learn`, which takes ``refine_args``: vocab, csls_k, forbidden,
+    device, evaluate, progress); the history of the rounds comes back as a fourth item.
     """
     if direction not in ("tgt2src", "src2tgt"):
         raise ValueError(f"unknown direction {direction!r}")
@@ -161,6 +165,8 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
     T = np.asarray(tgt_vectors, dtype=np.float32)
     if iter_norm > 0:
         S, T = iterative_normalize(S, iter_norm), iterative_normalize(T, iter_norm)
+    if refine > 0:
+        return self_learn(S, T, pairs, refine, direction=direction, **refine_args)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     Xs, Xt = S[pairs[:, 0]], T[pairs[:, 1]]
     if direction == "tgt2src":
@@ -170,3 +176,178 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
         W = fit_orthogonal(Xs, Xt)
         S = (S @ W.astype(np.float32)).astype(np.float32)
     return S, T, W
+
+
+# ------------------------------------------------------------------ self-learning (blockwise CSLS)
+
+def _unit_tensor(x, device):
+    from .neighbors import unit_rows
+
+    return unit_rows(x, device)
+
+
+def csls_penalties(A, B, k=10, chunk=4096, progress=False):
+    """Both CSLS penalties in one blockwise pass over ``A @ B.T``.
+
+    A [na, D], B [nb, D]: unit-row torch tensors on one device.  Returns
+    ``(rA, rB)``: rA[i] = mean cosine of A_i to its ``k`` nearest rows of B, rB[j]
+    = mean cosine of B_j to its ``k`` nearest rows of A.  Memory: one block of
+    scores (at most ``neighbors.MAX_BLOCK_BYTES``) plus a running [k, nb] top-k.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from . import cli
+    from .neighbors import _block_rows
+
+    na, nb = A.shape[0], B.shape[0]
+    ka, kb = min(k, nb), min(k, na)
+    rA = torch.empty(na, device=A.device)
+    col = torch.full((kb, nb), -float("inf"), device=A.device)
+    step = _block_rows(chunk, nb)
+    for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
+                  desc="csls penalties", unit="block"):
+        sims = A[s:s + step] @ B.T
+        rA[s:s + step] = sims.topk(ka, dim=1).values.mean(dim=1)
+        top = sims.topk(min(kb, sims.shape[0]), dim=0).values
+        col = torch.cat([col, top]).topk(kb, dim=0).values
+    return rA, col.mean(dim=0)
+
+
+def csls_mutual_nn(A, B, k=10, chunk=4096, progress=False):
+    """Mutual nearest neighbours under CSLS between the rows of A and B (unit-row torch tensors).
+
+    Returns an int64 numpy array [m, 2] of (row of A, row of B), sorted by the A row:
+    j is the CSLS-best row of B for A_i and i the CSLS-best row of A for B_j (ties: the
+    lower index).  Two blockwise passes over ``A @ B.T``; memory bounded by the block.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from . import cli
+    from .neighbors import _block_rows
+
+    na, nb = A.shape[0], B.shape[0]
+    if na == 0 or nb == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    rA, rB = csls_penalties(A, B, k, chunk, progress)
+    fwd = torch.empty(na, dtype=torch.int64, device=A.device)
+    best = torch.full((nb,), -float("inf"), device=A.device)
+    bwd = torch.zeros(nb, dtype=torch.int64, device=A.device)
+    step = _block_rows(chunk, nb)
+    for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
+                  desc="mutual neighbours", unit="block"):
+        sc = (A[s:s + step] @ B.T).mul_(2).sub_(rB[None, :]).sub_(rA[s:s + step, None])
+        fwd[s:s + step] = sc.argmax(dim=1)
+        v, i = sc.max(dim=0)
+        better = v > best                    # strictly: an earlier (lower) row keeps a tie
+        best = torch.where(better, v, best)
+        bwd = torch.where(better, i + s, bwd)
+    rows = torch.arange(na, device=A.device)
+    mutual = bwd[fwd] == rows
+    return torch.stack([rows[mutual], fwd[mutual]], dim=1).cpu().numpy().astype(np.int64)
+
+
+def _fit_pairs(S, T, weights, direction):
+    """The orthogonal map of ``direction`` fitted on a {(i, j): weight} dict (sorted pairs)."""
+    pairs = np.array(sorted(weights), dtype=np.int64).reshape(-1, 2)
+    w = np.array([weights[(int(i), int(j))] for i, j in pairs], dtype=np.float64)
+    Xs, Xt = np.asarray(S[pairs[:, 0]]), np.asarray(T[pairs[:, 1]])
+    return fit_orthogonal(Xt, Xs, w) if direction == "tgt2src" else fit_orthogonal(Xs, Xt, w)
+
+
+def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", forbidden=(), device="cpu",
+               chunk=4096, evaluate=None, progress=False):
+    """Self-learning orthogonal alignment: fit on the seed, then ``rounds`` times induce a
+    dictionary (CSLS mutual nearest neighbours among the first ``vocab`` rows of each side,
+    in the current space), add it to the seed and re-fit.  Stops early when the induced
+    dictionary is the same as in the round before.
+
+    S, T: the two spaces (already normalised as wanted; rows in frequency order).
+    seed: list of (i, j) pairs (weight 1) or a {(i, j): weight} dict; seed pairs are always
+    kept with their weight, induced pairs weigh 1.  forbidden: (i, j) pairs never induced
+    (and removed from the seed).  evaluate: optional ``f(S_aligned, T_aligned) -> dict``
+    called after the seed fit and after every round (for the log and the results).
+    Returns ``(S, T, W, history)``: the aligned float32 spaces (the reference side unchanged),
+    W (float64, applied to the moved side) and one dict per fit (round 0 = the seed alone).
+    """
+    import time
+
+    import torch
+
+    if rounds < 0 or vocab < 1 or csls_k < 1:
+        raise ValueError("rounds must be >= 0, vocab and csls_k >= 1")
+    if direction not in ("tgt2src", "src2tgt"):
+        raise ValueError(f"unknown direction {direction!r}")
+    forbidden = {(int(i), int(j)) for i, j in forbidden}
+    if isinstance(seed, dict):
+        weights = {(int(i), int(j)): float(w) for (i, j), w in seed.items()}
+    else:
+        weights = {(int(i), int(j)): 1.0 for i, j in seed}
+    weights = {p: w for p, w in weights.items() if p not in forbidden}
+    if not weights:
+        raise ClimeError("self-learning: no seed pair left to fit the map on")
+    S = np.asarray(S, dtype=np.float32)
+    T = np.asarray(T, dtype=np.float32)
+    ns, nt = min(vocab, len(S)), min(vocab, len(T))
+    A = _unit_tensor(S[:ns], device)
+    B = _unit_tensor(T[:nt], device)
+    history = []
+    W = _fit_pairs(S, T, weights, direction)
+    last = None
+
+    def record(r, induced, seconds):
+        h = {"round": r, "induced": induced, "pairs": len(fit_weights), "seconds": round(seconds, 3)}
+        if evaluate is not None:
+            h.update(evaluate(*_apply(S, T, W, direction)))
+        history.append(h)
+        log.info("self-learning round %d: %s induced pair(s), fitted on %d%s", r, "-" if induced is None else induced,
+                 h["pairs"], "".join(f", {k} {v:.3f}" for k, v in h.items() if k.startswith("p1_") and v is not None))
+
+    fit_weights = weights
+    record(0, None, 0.0)
+    for r in range(1, rounds + 1):
+        t0 = time.perf_counter()
+        Wt = torch.as_tensor(W, dtype=torch.float32, device=A.device)
+        if direction == "tgt2src":
+            pairs = csls_mutual_nn(A, B @ Wt, csls_k, chunk, progress)
+        else:
+            pairs = csls_mutual_nn(A @ Wt, B, csls_k, chunk, progress)
+        induced = {(int(i), int(j)) for i, j in pairs} - forbidden
+        if induced == last:
+            log.info("self-learning: the induced dictionary did not change in round %d; stopping", r)
+            history.append({"round": r, "induced": len(induced), "pairs": len(fit_weights), "converged": True,
+                            "seconds": round(time.perf_counter() - t0, 3)})
+            break
+        last = induced
+        fit_weights = dict(weights)
+        for p in induced:
+            fit_weights.setdefault(p, 1.0)
+        W = _fit_pairs(S, T, fit_weights, direction)
+        record(r, len(induced), time.perf_counter() - t0)
+    S_out, T_out = _apply(S, T, W, direction)
+    return S_out, T_out, W, history
+
+
+def _apply(S, T, W, direction):
+    """The aligned pair of spaces (float32): the moved side times W, the reference side as it is."""
+    Wf = W.astype(np.float32)
+    if direction == "tgt2src":
+        return S, (T @ Wf).astype(np.float32)
+    return (S @ Wf).astype(np.float32), T
+
+
+def round_evaluator(src_words, tgt_words, pairs, csls_k=10, device="cpu"):
+    """``f(S, T) -> {"p1_nn", "p1_csls"}`` on the word pairs, for :func:`self_learn`'s ``evaluate``."""
+    from .embeddings import Embeddings
+
+    src_index = {w: i for i, w in enumerate(src_words)}
+    tgt_index = {w: i for i, w in enumerate(tgt_words)}
+    rows = [(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index]
+
+    def evaluate(S, T):
+        src, tgt = Embeddings(S, src_words), Embeddings(T, tgt_words)
+        return {f"p1_{m}": float(translation_precision(src, tgt, rows, m, device=device, csls_k=csls_k))
+                for m in ("nn", "csls")}
+
+    return evaluate
