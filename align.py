@@ -11,10 +11,10 @@ Dictionaries are 'source<TAB>target' lines (source = the --src-emb language).
 import logging
 
 from clime import cli
+from clime.align import DEFAULT_REFINE
 from clime.errors import ClimeError
 
 log = logging.getLogger("clime.align")
-DEFAULT_REFINE = 5   # chosen on the example and the Finnish kit: see docs/align.md
 
 
 def main(argv=None):

@@ -12,6 +12,8 @@ from .fileio import require_file
 
 log = logging.getLogger(__name__)
 
+DEFAULT_REFINE = 5   # self-learning rounds of align.py --refine and update.py --realign (see docs/align.md)
+
 
 def fit_orthogonal(X, Y, weights=None):
     """The orthogonal W minimising sum_i w_i ||X_i W - Y_i||^2 (one SVD).
@@ -110,26 +112,115 @@ def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10,
     translations.  Returns ``(p_at_1, n_queries)`` (a tuple whose ``float()`` is
     p_at_1); (0.0, 0) when no pair is usable.
     """
-    from .neighbors import mean_topk_sim, topk
-
     if method not in ("nn", "csls"):
         raise ValueError(f"unknown method {method!r} (nn or csls)")
+    return translation_precisions(src, tgt, pairs, (method,), device, csls_k, chunk)[method]
+
+
+def translation_precisions(src, tgt, pairs, methods=("nn", "csls"), device="cpu", csls_k=10, chunk=4096):
+    """:func:`translation_precision` for several methods at once: {method: Precision}.
+
+    The search is exact and shares its work: one blockwise pass of queries x target
+    words gives the cosine top-1 and, for CSLS, a lower bound of every target word's
+    penalty (its ``csls_k`` nearest *query* words are a subset of its nearest source
+    words); the penalty against the whole source vocabulary is then computed only for
+    the target words whose bound could still beat a query's best exact score
+    (:func:`csls_top1`).
+    """
+    import torch
+
+    from .neighbors import resolve_device
+
+    for m in methods:
+        if m not in ("nn", "csls"):
+            raise ValueError(f"unknown method {m!r} (nn or csls)")
     gold = {}
     for i, j in _index_pairs(src, tgt, pairs):
         gold.setdefault(i, set()).add(j)
     if not gold:
-        return Precision(0.0, 0)
+        return {m: Precision(0.0, 0) for m in methods}
     queries = sorted(gold)
-    Q = np.asarray(src.vectors[queries], dtype=np.float32)
-    if method == "nn":
-        idx, _ = topk(Q, tgt.vectors, 1, method="cosine", chunk=chunk, device=device)
+    device = resolve_device(device)
+    with torch.no_grad():
+        Q = _unit_tensor(np.asarray(src.vectors[queries], dtype=np.float32), device)
+        B = _unit_tensor(tgt.vectors, device)
+        S = _unit_tensor(src.vectors, device) if "csls" in methods else None
+        nn, cs = csls_top1(Q, B, S, csls_k, chunk, with_csls="csls" in methods)
+    top = {"nn": nn, "csls": cs}
+    return {m: Precision(sum(int(top[m][r]) in gold[i] for r, i in enumerate(queries)) / len(queries), len(queries))
+            for m in methods}
+
+
+def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4):
+    """Exact top-1 target of each query by cosine and by CSLS (numpy int64 arrays; ties: lower index).
+
+    Q [nq, D] query rows, B [nb, D] target rows, S [ns, D] the whole source side (Q's rows are
+    among them): unit-row torch tensors.  CSLS(x, y) = 2 cos(x, y) - r_S(x) - r_B(y); r_S(x) is
+    the same for every y of a query, so the CSLS top-1 only needs r_B(y) = mean cosine of y to
+    its ``k`` nearest rows of S.  r_B(y) >= lb(y), the same mean over the queries only, so
+    ``2 cos - lb`` bounds every score from above; r_B is computed exactly for each query's
+    ``margin`` best bounds and for any further target whose bound reaches the query's best
+    exact score.  Memory: one block of scores plus [nq, margin] candidates.
+    """
+    import torch
+
+    from .neighbors import _block_rows
+
+    nq, nb = Q.shape[0], B.shape[0]
+    dev = Q.device
+    step = _block_rows(chunk, nb)
+    kq = min(k, nq)
+    col = torch.full((kq, nb), -float("inf"), device=dev)
+    nn = torch.empty(nq, dtype=torch.int64, device=dev)
+    for s in range(0, nq, step):
+        sims = Q[s:s + step] @ B.T
+        nn[s:s + step] = sims.argmax(dim=1)
+        col = torch.cat([col, sims.topk(min(kq, sims.shape[0]), dim=0).values]).topk(kq, dim=0).values
+    if not with_csls:
+        return nn.cpu().numpy(), None
+    if S.shape[0] < k or nq < k:
+        # too few rows for the bound to be of use: the penalties of every target word
+        lb = None
     else:
-        base_pen = mean_topk_sim(tgt.vectors, src.vectors, csls_k, chunk=chunk, device=device)
-        query_pen = mean_topk_sim(Q, tgt.vectors, csls_k, chunk=chunk, device=device)
-        idx, _ = topk(Q, tgt.vectors, 1, method="csls", csls_k=csls_k, base_penalty=base_pen,
-                      query_penalty=query_pen, chunk=chunk, device=device)
-    hits = sum(int(idx[r, 0]) in gold[i] for r, i in enumerate(queries))
-    return Precision(hits / len(queries), len(queries))
+        lb = col.mean(dim=0) - 1e-5      # slack for rounding differences between the two products
+    m = min(margin, nb)
+    r = torch.full((nb,), float("nan"), device=dev)        # exact penalties, computed on demand
+    known = torch.zeros(nb, dtype=torch.bool, device=dev)
+
+    def penalties(idx):
+        idx = idx[~known[idx]]
+        if len(idx):
+            ks = min(k, S.shape[0])
+            for s in range(0, len(idx), _block_rows(chunk, S.shape[0])):
+                part = idx[s:s + _block_rows(chunk, S.shape[0])]
+                r[part] = (B[part] @ S.T).topk(ks, dim=1).values.mean(dim=1)
+            known[idx] = True
+
+    if lb is None:
+        penalties(torch.arange(nb, device=dev))
+    best_out = torch.empty(nq, dtype=torch.int64, device=dev)
+    for s in range(0, nq, step):
+        c2 = (Q[s:s + step] @ B.T).mul_(2)
+        if lb is None:
+            best_out[s:s + step] = (c2 - r[None, :]).argmax(dim=1)
+            continue
+        ub = c2 - lb[None, :]
+        cand_ub, cand = ub.topk(m, dim=1)
+        penalties(torch.unique(cand))
+        exact = c2.gather(1, cand) - r[cand]
+        best = exact.max(dim=1).values
+        # targets outside the candidates whose bound reaches the best exact score
+        more = cand_ub[:, -1] >= best
+        if more.any():
+            rows = torch.nonzero(more).flatten()
+            reach = ub[rows] >= best[rows, None]
+            penalties(torch.unique(torch.nonzero(reach)[:, 1]))
+        # every target that could be the top-1 now has its exact penalty; argmax: ties by lower index
+        full = torch.where(known[None, :], c2 - torch.nan_to_num(r, nan=0.0)[None, :],
+                           torch.full_like(c2, -float("inf")))
+        best_out[s:s + step] = full.argmax(dim=1)
+    log.debug("CSLS top-1: exact penalties for %d of %d target words", int(known.sum()), nb)
+    return nn.cpu().numpy(), best_out.cpu().numpy()
 
 
 def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
