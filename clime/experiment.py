@@ -318,22 +318,20 @@ _P1_LOCK = threading.Lock()
 
 def word_translation(src_dir, tgt_dir, dict_path, csls_k=10):
     """Precision@1 (NN and CSLS) of translating the test dictionary's source words,
-    by ``clime.align.translation_precision`` (None where no pair is in the vocabularies).
+    by ``clime.align.translation_precisions`` (None where no pair is in the vocabularies).
     Cached per pair of directories (and their E.npy's size and time)."""
     key = (str(Path(src_dir).resolve()), str(Path(tgt_dir).resolve()), str(dict_path),
            _dir_stamp(src_dir), _dir_stamp(tgt_dir))
     with _P1_LOCK:
         if key in _P1_CACHE:
             return _P1_CACHE[key]
-    from .align import read_dictionary, translation_precision
+    from .align import read_dictionary, translation_precisions
     from .embeddings import load_embeddings
 
     src, tgt = load_embeddings(src_dir), load_embeddings(tgt_dir)
     pairs = read_dictionary(dict_path)
-    out = {}
-    for method in ("nn", "csls"):
-        p_at_1, n_queries = translation_precision(src, tgt, pairs, method, csls_k=csls_k)
-        out[method] = p_at_1 if n_queries else None
+    out = {m: (p_at_1 if n_queries else None)
+           for m, (p_at_1, n_queries) in translation_precisions(src, tgt, pairs, ("nn", "csls"), csls_k=csls_k).items()}
     with _P1_LOCK:
         _P1_CACHE[key] = out
     return out

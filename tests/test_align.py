@@ -366,3 +366,22 @@ def test_align_cli_refine_bad_values(space, bad, what):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and what in lines[0] and "Traceback" not in res.stderr
     assert not (tmp / "a").exists() and not (tmp / "b").exists()
+
+
+@pytest.mark.parametrize("margin, chunk", [(1, 7), (4, 4096)])
+def test_csls_top1_matches_dense(margin, chunk):
+    """The pruned search (exact penalties only where they can matter) equals the dense CSLS argmax."""
+    import torch
+
+    rng = np.random.default_rng(4)
+    S = rng.standard_normal((150, 6)).astype(np.float32)
+    B = (S[rng.integers(0, 150, 200)] + 0.7 * rng.standard_normal((200, 6))).astype(np.float32)
+    q = np.sort(rng.choice(150, 40, replace=False))
+    Sn, Bn = S / np.linalg.norm(S, axis=1, keepdims=True), B / np.linalg.norm(B, axis=1, keepdims=True)
+    C = Bn.astype(np.float64) @ Sn.T.astype(np.float64)
+    rB = np.sort(C, axis=1)[:, -10:].mean(1)
+    dense_csls = (2 * C.T[q] - rB[None, :]).argmax(1)
+    dense_nn = C.T[q].argmax(1)
+    T = lambda x: torch.as_tensor(x)  # noqa: E731
+    nn, cs = al.csls_top1(T(Sn[q]), T(Bn), T(Sn), 10, chunk=chunk, margin=margin)
+    assert (nn == dense_nn).all() and (cs == dense_csls).all()

@@ -167,6 +167,14 @@ def test_bad_config(tmp_path):
     assert r.returncode == 2 and "cosin" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_start_space_option(tmp_path):
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    with pytest.raises(ClimeError, match="unknown start 'muse'"):
+        ex.Config.from_dict(dict(conf, start="muse")).check()
+    ex.Config.from_dict(dict(conf, start="procrustes")).check()
+    assert ex.Config().start == "selflearn" and ex.OTHER_SPACE["procrustes"].startswith("selflearn")
+
+
 def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
     conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
     labeled = tmp_path / "fr_labeled.json"
