@@ -215,10 +215,10 @@ def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4):
             rows = torch.nonzero(more).flatten()
             reach = ub[rows] >= best[rows, None]
             penalties(torch.unique(torch.nonzero(reach)[:, 1]))
-        # every target that could be the top-1 now has its exact penalty; argmax: ties by lower index
-        full = torch.where(known[None, :], c2 - torch.nan_to_num(r, nan=0.0)[None, :],
-                           torch.full_like(c2, -float("inf")))
-        best_out[s:s + step] = full.argmax(dim=1)
+        # every target that could be the top-1 now has its exact penalty; argmax over those (sorted,
+        # so a tie goes to the lower index)
+        K = torch.nonzero(known).flatten()
+        best_out[s:s + step] = K[(c2[:, K] - r[K][None, :]).argmax(dim=1)]
     log.debug("CSLS top-1: exact penalties for %d of %d target words", int(known.sum()), nb)
     return nn.cpu().numpy(), best_out.cpu().numpy()
 
