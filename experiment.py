@@ -47,6 +47,10 @@ def main(argv=None):
     g.add_argument("--budgets", nargs="+", type=cli.integer(1), help="keyword budgets (default: 50)")
     g.add_argument("--seed-sizes", nargs="+", help="seed dictionary sizes: given (embeddings as they are), N pairs, full")
     g.add_argument("--noise", type=cli.FRACTION, help="simulated annotator's noise")
+    g.add_argument("--start", choices=list(ex.START_SPACES),
+                   help="the space feedback starts from: selflearn (align.py --refine from the seed dictionary) "
+                        "or procrustes (the seed fit alone); the report has a row for the other (default: selflearn)")
+    g.add_argument("--refine", type=cli.integer(0), help="align.py --refine rounds of the self-learned space (default: align.py's)")
     g.add_argument("-k", type=cli.integer(1), help="neighbours per language shown for each keyword (default: 5)")
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")

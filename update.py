@@ -58,6 +58,13 @@ def main(argv=None):
                         "mutual nearest neighbours are used")
     g.add_argument("--feedback-weight", type=cli.NON_NEGATIVE, default=1.0,
                    help="weight of an accepted feedback pair relative to a seed pair in --realign")
+    g.add_argument("--refine", type=cli.integer(0), default=up.DEFAULT_REFINE, metavar="ROUNDS",
+                   help="--realign re-fits by self-learning (as align.py --refine), seeded by the seed dictionary "
+                        "plus the accepted pairs, which stay fixed; rejected pairs are never induced. "
+                        "0 = one Procrustes fit on those pairs")
+    g.add_argument("--refine-vocab", type=cli.integer(1), default=20000, metavar="N",
+                   help="self-learning induces pairs among the first N words of each side")
+    g.add_argument("--csls-k", type=cli.integer(1), default=10, help="neighbourhood size of the self-learning's CSLS")
     g.add_argument("--mnn-threshold", type=cli.COSINE, default=0.5,
                    help="without --seed-dict: minimum cosine of a mutual-nearest-neighbour seed pair")
     g.add_argument("--mnn-max-words", type=cli.integer(1), default=20000,
@@ -85,6 +92,8 @@ def main(argv=None):
         raise ClimeError("--propagate-k must be >= 1, --propagate-threshold in [0, 1), --propagate-temperature > 0")
     if args.seed_dict and not args.realign:
         cli.log.info("--seed-dict is only used with --realign; ignored")
+    if args.refine < 0 or args.refine_vocab < 1 or args.csls_k < 1:
+        raise ClimeError("--refine must be >= 0, --refine-vocab and --csls-k >= 1")
     if args.feedback_weight < 0:
         raise ClimeError(f"--feedback-weight must be >= 0, got {args.feedback_weight}")
     check_paths({"--out-src": args.out_src, "--out-tgt": args.out_tgt},
@@ -102,7 +111,8 @@ def main(argv=None):
                              check_every=args.check_every, margin_pos=args.margin_pos, margin_neg=args.margin_neg,
                              renorm=args.renorm, device=device, progress=progress),
         run_local=args.local, realign=args.realign, seed_dict=args.seed_dict if args.realign else None,
-        feedback_weight=args.feedback_weight, mnn_threshold=args.mnn_threshold, mnn_max_words=args.mnn_max_words,
+        feedback_weight=args.feedback_weight, refine=args.refine, refine_vocab=args.refine_vocab,
+        csls_k=args.csls_k, mnn_threshold=args.mnn_threshold, mnn_max_words=args.mnn_max_words,
         propagate=args.propagate,
         prop=up.PropagateConfig(k=args.propagate_k, threshold=args.propagate_threshold,
                                 temperature=args.propagate_temperature))
