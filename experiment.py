@@ -11,7 +11,8 @@ budgets, seed-dictionary sizes and models, producing one report
       --conditions none cosine realign realign+cosine --oracles dict label
 
 Conditions are '+'-joined: none | dot | cosine | hinge | retrofit, realign (alone:
---realign --no-local), prop (--propagate), renorm. Command-line options override
+--realign --no-local), prop (--propagate), renorm; controls: placebo-pairs+UPDATE,
+placebo-words+UPDATE (e.g. placebo-pairs+realign; see docs/experiment.md). Command-line options override
 the configuration file. Finished steps are cached under the work folder, so a rerun
 resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
 """
@@ -52,6 +53,12 @@ def main(argv=None):
                         "or procrustes (the seed fit alone); the report has a row for the other (default: selflearn)")
     g.add_argument("--refine", type=cli.integer(0), help="align.py --refine rounds of the self-learned space (default: align.py's)")
     g.add_argument("-k", type=cli.integer(1), help="neighbours per language shown for each keyword (default: 5)")
+    g.add_argument("--draw-seed", type=cli.integer(0), help="seed of the random seed-dictionary draws for --seed-sizes N (default: 0)")
+    g.add_argument("--oracle-exact", action="store_true", default=None,
+                   help="dict oracle: exact words only (default: inflected forms judged through their base form, "
+                        "by --src-lang/--tgt-lang)")
+    g.add_argument("--p1-words", type=cli.integer(0), help="word-translation P@1: 0 = skip it, N = search the first N target "
+                                                "words only (default: all)")
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
     g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")

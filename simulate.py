@@ -28,6 +28,12 @@ def main(argv=None):
     p.add_argument("--oracle", choices=["dict", "label"], default="dict", help="who judges")
     p.add_argument("--dict", action="append", default=[], metavar="FILE",
                    help="bilingual dictionary source<TAB>target for --oracle dict (repeatable; first translation listed = best)")
+    p.add_argument("--src-lang", default="en",
+                   help="dict oracle: language of the dictionary's source side (ISO 639-1 code), for matching base forms")
+    p.add_argument("--tgt-lang", default=None,
+                   help="dict oracle: language of the target side (e.g. fr, fi); with it the oracle judges inflected "
+                        "forms through their base form on both sides (Snowball stemmers); without it exact words only")
+    p.add_argument("--exact", action="store_true", help="dict oracle: exact words only, even with --tgt-lang")
     p.add_argument("--docs-src", help="labelled source-language documents for --oracle label")
     p.add_argument("--docs-tgt", help="labelled target-language documents for --oracle label (never the test set)")
     p.add_argument("--min-count", type=cli.integer(0), default=3, help="label oracle: documents a word needs before it is judged")
@@ -37,6 +43,8 @@ def main(argv=None):
     p.add_argument("--noise", type=cli.FRACTION, default=0.0, help="flip each judgement with this probability")
     p.add_argument("--no-add", action="store_true", help="do not add words (new2) with the dict oracle")
     p.add_argument("--out", required=True, help="feedback CSV to write (atomically)")
+    p.add_argument("--stats", metavar="FILE.json", help="also write the counts (keywords, keywords the oracle knows, "
+                                                        "judgements, ...) as JSON")
     args = cli.parse(p, argv)
     if args.budget is not None and args.budget < 0:
         raise ClimeError(f"--budget must be >= 0, got {args.budget}")
@@ -45,12 +53,18 @@ def main(argv=None):
                                       "setup.json": str(task_dir / "setup.json"),
                                       "vocab_tgt.json": str(task_dir / "vocab_tgt.json")})
     oracle = sim.make_oracle(args.oracle, args.dict, args.docs_src, args.docs_tgt,
-                             min_count=args.min_count, min_share=args.min_share, margin=args.margin)
+                             min_count=args.min_count, min_share=args.min_share, margin=args.margin,
+                             src_lang=None if args.exact or not args.tgt_lang else args.src_lang,
+                             tgt_lang=None if args.exact else args.tgt_lang)
     stats = sim.run(task_dir, oracle, args.out, budget=args.budget, noise=args.noise, seed=args.seed,
                     add_words=not args.no_add)
-    log.info("%s oracle: %d keywords, %d judgements (%d similar, %d not similar, %d added), "
+    if args.stats:
+        from clime.fileio import write_json
+
+        write_json(args.stats, stats, indent=1)
+    log.info("%s oracle: %d keywords (%d known), %d judgements (%d similar, %d not similar, %d added), "
              "%d left unmarked, %d flipped by noise -> %s",
-             args.oracle, stats["keywords"], stats["judgements"], stats["similar"], stats["not_similar"],
+             args.oracle, stats["keywords"], stats["keywords_known"], stats["judgements"], stats["similar"], stats["not_similar"],
              stats["added"], stats["unmarked"], stats["flipped"], args.out)
     return 0
 

@@ -24,6 +24,19 @@ objective of update.py (``dot``, ``cosine``, ``hinge``, ``retrofit``), ``realign
 (re-fit the cross-lingual map on the seed dictionary plus the accepted pairs;
 alone it means ``--realign --no-local``), ``prop`` (``--propagate``), ``renorm``.
 Example: ``realign+cosine+prop``.
+
+Controls are conditions too: ``placebo-pairs`` or ``placebo-words`` joined to an
+update (``placebo-pairs+realign``) feeds that update, instead of the oracle's
+feedback, as many accepted cross-lingual pairs as the oracle accepted, but random
+true dictionary pairs not tied to the keywords (``placebo-pairs``) or the same
+keywords with random target words (``placebo-words``); see
+:func:`clime.simulate.placebo_pairs`.  The report gives every condition's paired
+difference against ``none`` and against each control of the same update.
+
+Seed-dictionary sizes N are seeded random draws (``draw_seed``) from the whole
+training dictionary (seed + oracle files, duplicates removed, sorted, then
+shuffled), so a smaller seed is nested in a larger one and the draw does not
+depend on the order of the files' lines.
 """
 
 import hashlib
@@ -45,6 +58,7 @@ import numpy as np
 
 from . import cli
 from .errors import ClimeError
+from .simulate import PLACEBOS
 from .fileio import atomic_open, write_json
 
 log = logging.getLogger(__name__)
@@ -143,6 +157,9 @@ class Config:
     python: str = None              # default: this interpreter
     keep_embeddings: bool = False
     csls_k: int = 10
+    draw_seed: int = 0              # seed of the seed-dictionary draws (sizes N)
+    oracle_exact: bool = False      # dict oracle: exact words only (default: base forms, by src_lang/tgt_lang)
+    p1_words: int = None            # word-translation P@1: None all target words, 0 off, N the first N
 
     @classmethod
     def from_dict(cls, d, path=None):
@@ -167,6 +184,9 @@ class Config:
             condition_args(c)
         if self.start not in START_SPACES:
             raise ClimeError(f"unknown start {self.start!r} ({', '.join(START_SPACES)})")
+        if self.p1_words is not None and (isinstance(self.p1_words, bool) or not isinstance(self.p1_words, int)
+                                          or self.p1_words < 0):
+            raise ClimeError(f"p1_words must be a number >= 0 (0: no P@1) or null (all words), got {self.p1_words!r}")
         for s in self.seed_sizes:
             if not (s in ("given", "full") or (isinstance(s, int) and s > 0) or (isinstance(s, str) and s.isdigit())):
                 raise ClimeError(f"seed size must be 'given', 'full' or a number of pairs, got {s!r}")
@@ -235,12 +255,24 @@ PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev
                "categories", "seed_dict", "oracle_dict", "test_dict")
 
 
+def condition_parts(cond):
+    """``(control, update tokens)`` of a condition name: the placebo control in it (or None)."""
+    tokens = [t.strip() for t in str(cond).split("+") if t.strip()]
+    controls = [t for t in tokens if t in PLACEBOS]
+    if len(controls) > 1:
+        raise ClimeError(f"condition {cond!r}: two controls")
+    return (controls[0] if controls else None), [t for t in tokens if t not in PLACEBOS]
+
+
 def condition_args(cond):
     """update.py arguments of a condition name; None for ``none`` (no update)."""
-    tokens = [t.strip() for t in str(cond).split("+") if t.strip()]
+    control, tokens = condition_parts(cond)
     if not tokens:
-        raise ClimeError(f"empty condition {cond!r}")
+        raise ClimeError(f"empty condition {cond!r}" if not control else
+                         f"condition {cond!r}: a control needs an update (e.g. {control}+realign)")
     if tokens == ["none"]:
+        if control:
+            raise ClimeError(f"condition {cond!r}: a control needs an update (e.g. {control}+realign)")
         return None
     args, realign, objective = [], False, None
     for t in tokens:
@@ -255,7 +287,8 @@ def condition_args(cond):
         elif t == "renorm":
             args.append("--renorm")
         else:
-            raise ClimeError(f"condition {cond!r}: unknown part {t!r} (none, {', '.join(OBJECTIVES)}, realign, prop, renorm)")
+            raise ClimeError(f"condition {cond!r}: unknown part {t!r} (none, {', '.join(OBJECTIVES)}, realign, prop, "
+                             f"renorm, {', '.join(PLACEBOS)})")
     if realign:
         args = ["--realign"] + args
         args += ["--objective", objective] if objective else ["--no-local"]
@@ -344,6 +377,27 @@ def read_train_results(path):
         raise ClimeError(f"cannot read train.py results ({err})", path) from None
 
 
+def count_accepted(csv_path):
+    """Accepted cross-lingual pairs (pos2, added words included) of a feedback CSV."""
+    from .feedback import read_feedback
+    from .simulate import accepted_count
+
+    return accepted_count(read_feedback(csv_path))
+
+
+def draw_seed_pairs(pairs, draw_seed, n=None):
+    """A seeded random draw of ``n`` pairs (None: all) from ``pairs``: duplicates removed,
+    sorted, shuffled with ``random.Random(draw_seed)``, the first ``n`` taken.  Draws of
+    different sizes with one ``draw_seed`` are nested; the order of ``pairs`` does not matter."""
+    import random
+
+    pool = sorted(set(map(tuple, pairs)))
+    random.Random(draw_seed).shuffle(pool)
+    if n is not None and n > len(pool):
+        raise ClimeError(f"seed size {n}: the seed and oracle dictionaries hold only {len(pool)} pairs")
+    return pool if n is None else pool[:n]
+
+
 def count_judgements(csv_path):
     from .feedback import read_feedback
 
@@ -359,19 +413,25 @@ _P1_CACHE = {}
 _P1_LOCK = threading.Lock()
 
 
-def word_translation(src_dir, tgt_dir, dict_path, csls_k=10):
+def word_translation(src_dir, tgt_dir, dict_path, csls_k=10, max_words=None):
     """Precision@1 (NN and CSLS) of translating the test dictionary's source words,
     by ``clime.align.translation_precisions`` (None where no pair is in the vocabularies).
+    ``max_words``: None searches every target word, 0 skips P@1 (both None), N
+    searches the first N target words only (pairs outside them are dropped).
     Cached per pair of directories (and their E.npy's size and time)."""
+    if max_words == 0:
+        return {"nn": None, "csls": None}
     key = (str(Path(src_dir).resolve()), str(Path(tgt_dir).resolve()), str(dict_path),
-           _dir_stamp(src_dir), _dir_stamp(tgt_dir))
+           _dir_stamp(src_dir), _dir_stamp(tgt_dir), max_words)
     with _P1_LOCK:
         if key in _P1_CACHE:
             return _P1_CACHE[key]
     from .align import read_dictionary, translation_precisions
-    from .embeddings import load_embeddings
+    from .embeddings import Embeddings, load_embeddings
 
     src, tgt = load_embeddings(src_dir), load_embeddings(tgt_dir)
+    if max_words is not None and max_words < len(tgt):
+        tgt = Embeddings(tgt.vectors[:max_words], list(tgt.words[:max_words]))
     pairs = read_dictionary(dict_path)
     out = {m: (p_at_1 if n_queries else None)
            for m, (p_at_1, n_queries) in translation_precisions(src, tgt, pairs, ("nn", "csls"), csls_k=csls_k).items()}
@@ -423,14 +483,8 @@ class Experiment:
                 continue
             d = self.work / "emb" / f"seed{size}"
             d.mkdir(parents=True, exist_ok=True)
-            pairs = _read_pairs(cfg.seed_dict) + [p for p in _read_pairs(cfg.oracle_dict)]
-            seen, uniq = set(), []
-            for p in pairs:
-                if p not in seen:
-                    seen.add(p)
-                    uniq.append(p)
-            if size != "full":
-                uniq = uniq[: int(size)]
+            uniq = draw_seed_pairs(_read_pairs(cfg.seed_dict) + _read_pairs(cfg.oracle_dict), cfg.draw_seed,
+                                   None if size == "full" else int(size))
             dict_path = d / "seed.tsv"
             text = "".join(f"{s}\t{t}\n" for s, t in uniq)
             if not dict_path.exists() or dict_path.read_text(encoding="utf-8") != text:
@@ -439,14 +493,15 @@ class Experiment:
             r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path,
                                            "--out-src", d / "src", "--out-tgt", d / "tgt", "-q"],
                      [d / "src" / "E.npy", d / "tgt" / "E.npy"], d / "align.stamp")
-            self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq)}
+            self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq),
+                                "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]}
         self.label_docs = self.honest_label_docs() if "label" in cfg.oracles else None
         for size, b in list(self.bases.items()):
             self.bases[size] = self.starting_spaces(size, b)
         for size, b in self.bases.items():
             for space in (b, b["other"]):
                 t0 = time.perf_counter()
-                space["p1"] = word_translation(space["src"], space["tgt"], cfg.test_dict, cfg.csls_k)
+                space["p1"] = word_translation(space["src"], space["tgt"], cfg.test_dict, cfg.csls_k, cfg.p1_words)
                 self.runner.record("word translation P@1", time.perf_counter() - t0)
             log.info("seed size %s: word translation P@1 NN %.3f, CSLS %.3f (start: %s; %s: %.3f, %.3f)", size,
                      b["p1"]["nn"] or 0, b["p1"]["csls"] or 0, cfg.start, b["other"]["name"],
@@ -534,24 +589,41 @@ class Experiment:
         for oracle in cfg.oracles:
             for budget in cfg.budgets:
                 fb = d / f"feedback_{oracle}_b{budget}.csv"
+                stats_path = d / f"feedback_{oracle}_b{budget}.stats.json"
                 sim = ["--task", "experiment", "--task-dir", task, "--oracle", oracle, "--budget", budget,
-                       "--seed", seed, "--out", fb, "-q"]
+                       "--seed", seed, "--out", fb, "--stats", stats_path, "-q"]
                 if cfg.noise:
                     sim += ["--noise", cfg.noise]
                 if oracle == "dict":
                     sim += ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
+                    if not cfg.oracle_exact:
+                        sim += ["--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang]
                 else:
                     sim += ["--docs-src", cfg.train, "--docs-tgt", self.label_docs]
-                r.script("simulate", "simulate.py", sim, [fb], d / f"simulate_{oracle}_b{budget}.stamp")
-                counts = count_judgements(fb)
+                r.script("simulate", "simulate.py", sim, [fb, stats_path], d / f"simulate_{oracle}_b{budget}.stamp")
+                oracle_counts = count_judgements(fb)
+                known = (_load_json(stats_path) or {}).get("keywords_known")
                 recs.append({"seed_size": size, "seed_pairs": base["pairs"], "model": model, "seed": seed,
                              "oracle": oracle, "budget": int(budget), "condition": other["name"], "before": before,
-                             "p1_before": base["p1"], "keywords_top": keywords, **counts, "after": other_result,
-                             "p1_after": other["p1"], "judgements": 0, "added": 0})
+                             "p1_before": base["p1"], "keywords_top": keywords, **oracle_counts,
+                             "keywords_known": known, "oracle_keywords": oracle_counts["keywords"],
+                             "after": other_result, "p1_after": other["p1"], "judgements": 0, "added": 0,
+                             "accepted": 0})
                 for cond in cfg.conditions:
+                    control, _ = condition_parts(cond)
+                    feedback = fb
+                    if control:
+                        feedback = d / f"feedback_{oracle}_b{budget}_{control}.csv"
+                        from .simulate import make_placebo
+
+                        make_placebo(control, fb, task, feedback, dicts=[p for p in (cfg.oracle_dict, cfg.seed_dict) if p],
+                                     seed=seed)
+                    counts = count_judgements(feedback)
+                    counts["accepted"] = count_accepted(feedback)
                     rec = {"seed_size": size, "seed_pairs": base["pairs"], "model": model, "seed": seed,
                            "oracle": oracle, "budget": int(budget), "condition": cond,
-                           "before": before, "p1_before": base["p1"], "keywords_top": keywords, **counts}
+                           "before": before, "p1_before": base["p1"], "keywords_top": keywords, **counts,
+                           "keywords_known": known, "oracle_keywords": oracle_counts["keywords"]}
                     uargs = condition_args(cond)
                     if uargs is None:
                         rec.update(after=before, p1_after=base["p1"], judgements=0, added=0)
@@ -559,7 +631,7 @@ class Experiment:
                         continue
                     cdir = d / f"{oracle}_b{budget}_{_slug(cond)}"
                     result = cdir / "result.json"
-                    ua = ["--feedback", fb, "--src-emb", base["src"], "--tgt-emb", base["tgt"],
+                    ua = ["--feedback", feedback, "--src-emb", base["src"], "--tgt-emb", base["tgt"],
                           "--out-src", cdir / "src", "--out-tgt", cdir / "tgt"] + uargs
                     if "--realign" in uargs:
                         ua += ["--seed-dict", base["seed_dict"]]
@@ -580,7 +652,7 @@ class Experiment:
                                                cdir / "update.stamp")
                     times["train (after)"] = r.script("train (after)", "train.py", ta, [cdir / "after.json"], cdir / "train.stamp")
                     t0 = time.perf_counter()
-                    p1 = word_translation(cdir / "src", cdir / "tgt", cfg.test_dict, cfg.csls_k)
+                    p1 = word_translation(cdir / "src", cdir / "tgt", cfg.test_dict, cfg.csls_k, cfg.p1_words)
                     times["word translation P@1"] = time.perf_counter() - t0
                     r.record("word translation P@1", times["word translation P@1"])
                     after = read_train_results(cdir / "after.json")
@@ -661,9 +733,15 @@ class Experiment:
                 row[f"p1_{m}_after"] = mean_std([x["p1_after"][m] for x in recs])[0]
                 row[f"p1_{m}_after_std"] = mean_std([x["p1_after"][m] for x in recs])[1]
             row["judgements_mean"] = float(np.mean([x["judgements"] for x in recs]))
+            row["accepted_mean"] = float(np.mean([x.get("accepted", 0) for x in recs]))
+            known = [x.get("keywords_known") for x in recs]
+            n_kw = [x.get("oracle_keywords", x["keywords"]) for x in recs]
+            row["oracle_coverage"] = (float(np.sum(known)) / max(1, float(np.sum(n_kw)))
+                                      if None not in known else None)
             row["added_mean"] = float(np.mean([x["added"] for x in recs]))
             row["keywords_mean"] = float(np.mean([x["keywords"] for x in recs]))
             rows.append(row)
+        add_control_diffs(rows, groups)
         times = {st: {"calls": len(v), "mean_s": float(np.mean(v)), "total_s": float(np.sum(v))}
                  for st, v in self.runner.times.items()}
         keywords = {}
@@ -687,6 +765,8 @@ class Experiment:
             "wall_s": wall,
             "partial": partial,
             "top_keywords": keywords,
+            "seed_draws": {size: {"pairs": b.get("pairs"), "draw_seed": cfg.draw_seed, "sha1": b.get("sha1"),
+                                  "file": str(b["seed_dict"])} for size, b in self.bases.items()},
             "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
                         "python": platform.python_version(), "torch": torch_info},
         }
@@ -699,6 +779,30 @@ class Experiment:
         plot = plot_budgets(report, self.out / "accuracy_vs_budget.png")
         if plot:
             report["plot"] = str(plot)
+
+
+def add_control_diffs(rows, groups):
+    """Each row's paired accuracy difference (after, by seed) against ``none`` and against
+    every control row (``placebo-*+U``) of the same update U, in ``row["vs"]``."""
+    by_key = {}
+    for row in rows:
+        by_key.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
+    for key, group in by_key.items():
+        recs = {row["condition"]: {x["seed"]: x for x in groups[key + (row["condition"],)]} for row in group}
+        for row in group:
+            control, tokens = condition_parts(row["condition"])
+            if tokens == ["none"]:
+                continue
+            others = ["none"] + [c for c in recs if condition_parts(c)[0] and condition_parts(c)[1] == tokens
+                                 and c != row["condition"]]
+            row["vs"] = {}
+            for other in others:
+                if other not in recs:
+                    continue
+                seeds = sorted(set(recs[other]) & set(recs[row["condition"]]))
+                a = [recs[row["condition"]][sd]["after"]["accuracy"] for sd in seeds]
+                b = [recs[other][sd]["after"]["accuracy"] for sd in seeds]
+                row["vs"][other] = paired_ci(b, a)
 
 
 def _slug(cond):
@@ -762,16 +866,26 @@ def render_markdown(rep):
         sp = "" if rows[0].get("seed_pairs") is None else f" ({rows[0]['seed_pairs']} pairs)"
         lines += [f"## seed dictionary {size}{sp} · model {model} · oracle {oracle} · {budget} keywords", "",
                   "| condition | n | accuracy before | accuracy after | Δ accuracy [95% CI] | macro-F1 after | Δ macro-F1 [95% CI] "
-                  "| P@1 NN before → after | P@1 CSLS before → after | judgements |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| P@1 NN before → after | P@1 CSLS before → after | judgements | accepted pairs |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in rows:
             lines.append(
                 f"| {r['condition']} | {r['n']} | {_ms(r['accuracy_before_mean'], r['accuracy_before_std'])} "
                 f"| {_ms(r['accuracy_after_mean'], r['accuracy_after_std'])} | {_diff(r['accuracy_diff'])} "
                 f"| {_ms(r['macro_f1_after_mean'], r['macro_f1_after_std'])} | {_diff(r['macro_f1_diff'])} "
                 f"| {_pct(r['p1_nn_before'])} → {_pct(r['p1_nn_after'])} | {_pct(r['p1_csls_before'])} → {_pct(r['p1_csls_after'])} "
-                f"| {r['judgements_mean']:.0f} |")
+                f"| {r['judgements_mean']:.0f} | {r.get('accepted_mean', 0):.0f} |")
         lines.append("")
+        cov = rows[0].get("oracle_coverage")
+        if cov is not None:
+            lines += [f"Oracle coverage: the {oracle} oracle can judge {100 * cov:.0f} % of the keywords "
+                      f"({'exact words' if cfg.get('oracle_exact') or oracle != 'dict' else 'base forms'}).", ""]
+        vs = [(r["condition"], o, d) for r in rows for o, d in (r.get("vs") or {}).items() if o != "none"]
+        if vs:
+            lines += ["Against the controls (Δ accuracy after, paired by seed, [95% CI]):", "",
+                      "| condition | control | Δ accuracy [95% CI] |", "| --- | --- | --- |"]
+            lines += [f"| {c} | {o} | {_diff(d)} |" for c, o, d in vs]
+            lines.append("")
     lines += ["## Time per stage", "", "| stage | calls | mean s | total s |", "| --- | --- | --- | --- |"]
     for st, t in rep["times"].items():
         lines.append(f"| {st} | {t['calls']} | {t['mean_s']:.1f} | {t['total_s']:.1f} |")
@@ -779,6 +893,11 @@ def render_markdown(rep):
     gpu = (m.get("torch") or {}).get("gpu")
     lines += ["", f"Wall time {rep['wall_s'] / 60:.1f} min on {m['machine']} with {m['cpus']} CPUs"
               + (f" and {gpu}" if gpu else ", no GPU") + f" (jobs = {cfg['jobs']}; cached steps count their first run's time).", ""]
+    draws = {k: v for k, v in (rep.get("seed_draws") or {}).items() if k != "given"}
+    if draws:
+        lines += ["Seed dictionaries: " + "; ".join(f"{k}: {v['pairs']} pairs (sha1 {v['sha1']})" for k, v in draws.items())
+                  + f", random draws (draw_seed {next(iter(draws.values()))['draw_seed']}) from seed + oracle, "
+                  "smaller ones nested in larger ones.", ""]
     if rep.get("top_keywords"):
         k, words = next(iter(rep["top_keywords"].items()))
         lines += [f"Top keywords ({k}): {', '.join(w for w in words if w)}", ""]

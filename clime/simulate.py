@@ -3,7 +3,15 @@
 Two oracles stand for a careful bilingual user:
 
 ``dict`` (:class:`DictOracle`)
-    Knows a bilingual dictionary (``source<TAB>target`` pairs).
+    Knows a bilingual dictionary (``source<TAB>target`` pairs).  With the
+    languages given (``src_lang``/``tgt_lang``: the *fair* oracle, the default of
+    simulate.py and experiment.py), words are also matched through their base
+    form on both sides: every word is reduced by the Snowball stemmer of its
+    language (:func:`stemmer`; the ``snowballstemmer`` package), and a target
+    word is a translation of keyword k when its stem is the stem of a
+    translation of any dictionary word with k's stem (``walking`` -> stem
+    ``walk``, whose translation ``kävellä`` is then accepted); the dictionary
+    "knows" a word when it knows its stem.  Without languages, exact words only.
     * target neighbour of keyword k: similar iff it is a translation of k;
       not similar if the dictionary knows the word (it has an English side)
       but it is not a translation of k; unmarked if the dictionary does not
@@ -94,12 +102,45 @@ def is_inflection(a, b):
     return n >= 5 and n >= 0.8 * max(len(a), len(b))
 
 
+# Snowball algorithm names by ISO 639-1 code (names such as "FRENCH" are accepted too)
+SNOWBALL = {"ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+            "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fi": "finnish", "fr": "french",
+            "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian",
+            "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "fa": "persian", "pl": "polish",
+            "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
+            "tr": "turkish", "yi": "yiddish"}
+
+
+def stemmer(lang):
+    """A function word -> stem for ``lang`` (ISO 639-1 code or Snowball name, any case),
+    or None for ``lang`` None.  An unknown language is a ClimeError."""
+    if lang is None:
+        return None
+    name = SNOWBALL.get(str(lang).lower(), str(lang).lower())
+    try:
+        import snowballstemmer
+    except ImportError:
+        raise ClimeError("the fair dictionary oracle needs the snowballstemmer package (pip install "
+                         "snowballstemmer), or pass no languages for exact matching") from None
+    if name not in snowballstemmer.algorithms():
+        raise ClimeError(f"no stemmer for language {lang!r} (ISO codes: {', '.join(sorted(SNOWBALL))})")
+    st = snowballstemmer.stemmer(name)
+    cache = {}
+
+    def stem_word(word):
+        if word not in cache:
+            cache[word] = st.stemWord(word.lower())
+        return cache[word]
+
+    return stem_word
+
+
 class DictOracle:
     """Judges by a bilingual dictionary; see the module docstring."""
 
     name = "dict"
 
-    def __init__(self, pairs):
+    def __init__(self, pairs, src_lang=None, tgt_lang=None):
         self.src2tgt = {}
         self.tgt2src = defaultdict(set)
         for s, t in pairs:
@@ -108,12 +149,35 @@ class DictOracle:
                 self.src2tgt[s].append(t)
             self.tgt2src[t].add(s)
         self.src2tgt_set = {s: set(ts) for s, ts in self.src2tgt.items()}
+        self.stem_src, self.stem_tgt = stemmer(src_lang), stemmer(tgt_lang)
+        self.fair = self.stem_src is not None and self.stem_tgt is not None
+        if self.fair:
+            self.src_forms = defaultdict(list)   # source stem -> dictionary source words with it
+            self.stem_trans = defaultdict(set)   # source stem -> target stems of their translations
+            for s, ts in self.src2tgt.items():
+                self.src_forms[self.stem_src(s)].append(s)
+                self.stem_trans[self.stem_src(s)].update(self.stem_tgt(t) for t in ts)
+            self.tgt_stems = {self.stem_tgt(t) for t in self.tgt2src}
+
+    def knows(self, keyword):
+        """True when the oracle can judge target neighbours of ``keyword``."""
+        if keyword in self.src2tgt_set:
+            return True
+        return self.fair and self.stem_src(keyword) in self.stem_trans
+
+    def _translation_stems(self, word):
+        return self.stem_trans.get(self.stem_src(word), set())
 
     def judge_src(self, keyword, word):
         if word == keyword:
             return None
-        if is_inflection(keyword, word):
+        if is_inflection(keyword, word) or (self.fair and self.stem_src(keyword) == self.stem_src(word)):
             return True
+        if self.fair:
+            tk, tw = self._translation_stems(keyword), self._translation_stems(word)
+            if not tk or not tw:
+                return None
+            return bool(tk & tw)
         tk, tw = self.src2tgt_set.get(keyword), self.src2tgt_set.get(word)
         if tk is None or tw is None:
             return None
@@ -121,12 +185,26 @@ class DictOracle:
 
     def judge_tgt(self, keyword, word):
         tk = self.src2tgt_set.get(keyword)
-        if tk is None or word not in self.tgt2src:
+        if tk is not None and word in tk:
+            return True
+        if not self.fair:
+            if tk is None or word not in self.tgt2src:
+                return None
+            return False
+        stems = self._translation_stems(keyword)
+        if not stems:
             return None
-        return word in tk
+        ws = self.stem_tgt(word)
+        if ws in stems:
+            return True
+        return False if (word in self.tgt2src or ws in self.tgt_stems) else None
 
     def additions(self, keyword, shown_tgt, vocab_tgt):
-        for t in self.src2tgt.get(keyword, ()):
+        candidates = list(self.src2tgt.get(keyword, ()))
+        if self.fair:  # then the translations of the keyword's other forms (walk for walking)
+            for s in self.src_forms.get(self.stem_src(keyword), ()):
+                candidates += [t for t in self.src2tgt[s] if t not in candidates]
+        for t in candidates:
             if t in shown_tgt:
                 return []
             if vocab_tgt is None or t in vocab_tgt:
@@ -181,6 +259,9 @@ class LabelOracle:
         if top >= self.min_share and top - second > self.margin:
             return str(classes[order[0]])
         return None
+
+    def knows(self, keyword):
+        return self.clear_class(keyword, self.src) is not None
 
     def _judge(self, keyword, word, side):
         ck = self.clear_class(keyword, self.src)
@@ -237,7 +318,8 @@ def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_
     """Judge the keywords of ``setup`` with ``oracle``.
 
     Returns ``(rows, stats)``: FeedbackRow objects in keyword order and a dict
-    of counts (keywords, judgements, similar, not_similar, added, flipped).
+    of counts (keywords, keywords_known: those the oracle can judge at all,
+    judgements, similar, not_similar, added, flipped, unmarked).
     """
     if not 0.0 <= noise <= 1.0:
         raise ClimeError(f"--noise must be between 0 and 1, got {noise}")
@@ -247,7 +329,8 @@ def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_
         t0 = datetime.fromisoformat(str(setup.get("created", "")).replace("Z", "+00:00"))
     except ValueError:
         t0 = datetime(2000, 1, 1)
-    stats = dict(keywords=len(keywords), judgements=0, similar=0, not_similar=0, added=0, flipped=0, unmarked=0)
+    stats = dict(keywords=len(keywords), keywords_known=sum(bool(oracle.knows(kw["word"])) for kw in keywords),
+                 judgements=0, similar=0, not_similar=0, added=0, flipped=0, unmarked=0)
     rows = []
     for i, kw in enumerate(keywords):
         k = kw["word"]
@@ -281,8 +364,10 @@ def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_
     return rows, stats
 
 
-def make_oracle(kind, dicts=(), docs_src=None, docs_tgt=None, min_count=3, min_share=0.5, margin=0.1):
-    """Build an oracle from file paths (dictionaries, or labelled document files)."""
+def make_oracle(kind, dicts=(), docs_src=None, docs_tgt=None, min_count=3, min_share=0.5, margin=0.1,
+                src_lang=None, tgt_lang=None):
+    """Build an oracle from file paths (dictionaries, or labelled document files); the
+    dictionary oracle matches base forms when both languages are given."""
     from .align import read_dictionary
     from .text import read_docs
 
@@ -294,7 +379,7 @@ def make_oracle(kind, dicts=(), docs_src=None, docs_tgt=None, min_count=3, min_s
             pairs.extend(read_dictionary(p))
         if not pairs:
             raise ClimeError("the dictionary has no pairs", dicts[0])
-        return DictOracle(pairs)
+        return DictOracle(pairs, src_lang, tgt_lang)
     if kind == "label":
         if not docs_src or not docs_tgt:
             raise ClimeError("--oracle label needs --docs-src and --docs-tgt (labelled documents, never the test set)")
@@ -314,3 +399,73 @@ def run(task_dir, oracle, out, budget=None, noise=0.0, seed=0, add_words=True):
     rows, stats = simulate(setup, oracle, budget=budget, noise=noise, seed=seed, vocab_tgt=vocab, add_words=add_words)
     write_feedback(out, rows)
     return stats
+
+
+# ----------------------------------------------------------------------------- placebo controls
+
+PLACEBOS = ("placebo-pairs", "placebo-words")
+
+
+def accepted_count(rows):
+    """The accepted cross-lingual pairs of feedback ``rows`` (pos2, added words included)."""
+    return sum(len(r.pos2) for r in rows)
+
+
+def placebo_pairs(rows, pairs, vocab_src, vocab_tgt, seed=0):
+    """A control for ``rows``: the same number of accepted cross-lingual pairs, but random
+    true dictionary pairs not tied to the keywords (their source word is no keyword and no
+    judged word; both words in the task's vocabularies), one feedback row per source word,
+    nothing else judged.  Seeded; independent of the order of ``pairs``."""
+    import random
+
+    n = accepted_count(rows)
+    tied = {r.keyword for r in rows} | {w for r in rows for w in r.pos1 + r.neg1}
+    pool = sorted({(s, t) for s, t in pairs if s not in tied and (vocab_src is None or s in vocab_src)
+                   and (vocab_tgt is None or t in vocab_tgt)})
+    if n > len(pool):
+        raise ClimeError(f"placebo-pairs: {n} pairs wanted, the dictionary has only {len(pool)} outside the keywords")
+    by_src = {}
+    for s, t in random.Random(seed).sample(pool, n):
+        by_src.setdefault(s, []).append(t)
+    return [FeedbackRow(keyword=s, timestamp=rows[0].timestamp if rows else "", pos2=ts) for s, ts in by_src.items()]
+
+
+def placebo_words(rows, vocab_tgt, seed=0):
+    """A control for ``rows``: the same keywords, each with as many accepted target words as
+    it has in ``rows``, but drawn at random from the target vocabulary (never one of the
+    keyword's real accepted words); nothing else judged.  Seeded."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = sorted(vocab_tgt)
+    out = []
+    for r in rows:
+        k = len(r.pos2)
+        if not k:
+            continue
+        real = set(r.pos2)
+        pool = [w for w in vocab if w not in real]
+        if k > len(pool):
+            raise ClimeError(f"placebo-words: {k} words wanted, the target vocabulary has only {len(pool)}")
+        out.append(FeedbackRow(keyword=r.keyword, timestamp=r.timestamp, pos2=rng.sample(pool, k)))
+    return out
+
+
+def make_placebo(kind, feedback_csv, task_dir, out, dicts=(), seed=0):
+    """Write the ``kind`` control (see :data:`PLACEBOS`) of a feedback CSV; returns its accepted count."""
+    from .align import read_dictionary
+    from .feedback import read_feedback
+
+    rows = read_feedback(feedback_csv)
+    vocab_tgt = load_vocab(task_dir)
+    if vocab_tgt is None:
+        raise ClimeError("no vocab_tgt.json (run preprocess_ui.py first)", Path(task_dir))
+    if kind == "placebo-pairs":
+        pairs = [p for d in dicts for p in read_dictionary(d)]
+        placebo = placebo_pairs(rows, pairs, load_vocab(task_dir, "vocab_src.json"), vocab_tgt, seed)
+    elif kind == "placebo-words":
+        placebo = placebo_words(rows, vocab_tgt, seed)
+    else:
+        raise ClimeError(f"unknown control {kind!r} ({', '.join(PLACEBOS)})")
+    write_feedback(out, placebo)
+    return accepted_count(placebo)

@@ -45,6 +45,26 @@ def test_condition_args():
             ex.condition_args(bad)
 
 
+def test_condition_controls():
+    assert ex.condition_parts("placebo-pairs+realign") == ("placebo-pairs", ["realign"])
+    assert ex.condition_args("placebo-words+realign+cosine") == ex.condition_args("realign+cosine")
+    for bad in ("placebo-pairs", "placebo-pairs+none", "placebo-pairs+placebo-words+realign"):
+        with pytest.raises(ClimeError):
+            ex.condition_args(bad)
+
+
+def test_seed_draws_nested_seeded_and_independent_of_file_order():
+    pairs = [(f"s{i}", f"t{i}") for i in range(300)] + [("s1", "t1")]
+    small, large = ex.draw_seed_pairs(pairs, 0, 50), ex.draw_seed_pairs(pairs, 0, 200)
+    assert len(small) == 50 and large[:50] == small and len(set(large)) == 200
+    assert ex.draw_seed_pairs(list(reversed(pairs)), 0, 200) == large
+    assert ex.draw_seed_pairs(pairs, 1, 50) != small
+    assert sorted(ex.draw_seed_pairs(pairs, 0)) == sorted(set(pairs))
+    assert small != sorted(small)  # a random draw, not the first pairs of a sorted file
+    with pytest.raises(ClimeError, match="only 300"):
+        ex.draw_seed_pairs(pairs, 0, 301)
+
+
 def test_render_markdown_fields():
     row = {"seed_size": "given", "seed_pairs": None, "model": "lr", "oracle": "dict", "budget": 5, "condition": "cosine",
            "n": 2, "accuracy_before_mean": 0.5, "accuracy_before_std": 0.1, "accuracy_after_mean": 0.6,
@@ -110,7 +130,7 @@ def _tiny_task(tmp):
             "tgt_labeled": str(tmp / "fr_labeled.json"), "categories": str(tmp / "categories.txt"),
             "seed_dict": str(tmp / "seed.tsv"), "oracle_dict": str(tmp / "oracle.tsv"), "test_dict": str(tmp / "test.tsv"),
             "runs": 2, "models": ["lr"], "budgets": [3], "k": 3, "oracles": ["dict"],
-            "conditions": ["none", "realign"], "epochs": 3, "jobs": 2, "work": str(tmp / "work"), "out": str(tmp / "results")}
+            "conditions": ["none", "realign", "placebo-pairs+realign", "placebo-words+realign"], "epochs": 3, "jobs": 2, "work": str(tmp / "work"), "out": str(tmp / "results")}
     (tmp / "conf.json").write_text(json.dumps(conf), encoding="utf-8")
     return tmp / "conf.json"
 
@@ -127,8 +147,8 @@ def test_experiment_end_to_end(tmp_path):
     # one row per oracle x budget x condition, each over 2 seeds, plus the Procrustes-space row
     # (feedback starts from the self-learned space by default)
     assert rep["config"]["start"] == "selflearn"
-    assert [r["condition"] for r in rep["rows"]] == ["procrustes (seed only)", "none", "realign"]
-    assert len(rep["rows"]) == 3
+    assert rep["rows"][0]["condition"] == "procrustes (seed only)"
+    assert len(rep["rows"]) == 5
     for row in rep["rows"]:
         assert row["n"] == 2 and row["seeds"] == [0, 1]
         for f in ("accuracy_before_mean", "accuracy_before_std", "accuracy_after_mean", "accuracy_after_std",
@@ -148,6 +168,15 @@ def test_experiment_end_to_end(tmp_path):
                   "align (self-learning)", "train (other space)"):
         assert stage in rep["times"], stage
     assert "Δ accuracy [95% CI]" in md and "| realign |" in md
+    # the controls feed exactly as many accepted pairs as the oracle did, seed by seed
+    acc = {(x["condition"], x["seed"]): x["accepted"] for x in rep["records"]}
+    for seed in (0, 1):
+        assert acc["realign", seed] > 0
+        assert acc["placebo-pairs+realign", seed] == acc["placebo-words+realign", seed] == acc["realign", seed]
+    row = next(r for r in rep["rows"] if r["condition"] == "realign")
+    assert set(row["vs"]) == {"none", "placebo-pairs+realign", "placebo-words+realign"}
+    assert 0 < row["oracle_coverage"] <= 1
+    assert "| realign | placebo-pairs+realign |" in md and "Oracle coverage" in md
     # a rerun reuses every finished step (no retraining) and gives the same numbers
     r2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r2.returncode == 0, r2.stderr[-3000:]
@@ -219,3 +248,19 @@ def test_stamps_are_reused_only_for_the_same_command_and_code(tmp_path):
     runner.code = "changed"
     assert step("-q")  # same command, other code (a changed default must not reuse a stale result)
     assert not step("-q")
+
+
+def test_word_translation_off_or_limited(tmp_path):
+    words = [f"w{i}" for i in range(6)]
+    E = np.eye(6, dtype=np.float32)
+    save_embeddings(tmp_path / "s", E, words)
+    save_embeddings(tmp_path / "t", E, [f"v{i}" for i in range(6)])
+    (tmp_path / "d.tsv").write_text("".join(f"w{i}\tv{i}\n" for i in range(6)), encoding="utf-8")
+    full = ex.word_translation(tmp_path / "s", tmp_path / "t", tmp_path / "d.tsv")
+    assert full["nn"] == 1.0
+    assert ex.word_translation(tmp_path / "s", tmp_path / "t", tmp_path / "d.tsv", max_words=0) == {"nn": None,
+                                                                                                  "csls": None}
+    part = ex.word_translation(tmp_path / "s", tmp_path / "t", tmp_path / "d.tsv", max_words=3)
+    assert part["nn"] == 1.0  # only the 3 pairs inside the first 3 target words are asked
+    with pytest.raises(ClimeError, match="p1_words"):
+        ex.Config(src_emb="x", tgt_emb="y", p1_words=-1).check()

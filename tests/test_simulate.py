@@ -172,3 +172,62 @@ def test_cli_errors(task):
     r = _run("--task", "broken", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out, cwd=task)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_fair_dict_oracle_judges_inflections_through_base_forms():
+    pairs = [("walk", "kävellä"), ("house", "talo"), ("ship", "laiva"), ("trip", "matka")]
+    fair = sim.DictOracle(pairs, "en", "fi")
+    exact = sim.DictOracle(pairs)
+    assert fair.judge_tgt("walking", "kävellä") is True          # walk -> kävellä counts for walking
+    assert exact.judge_tgt("walking", "kävellä") is None         # the exact oracle does not know walking
+    assert fair.judge_tgt("walking", "talo") is False            # a true non-translation is still rejected
+    assert fair.judge_tgt("ships", "laivat") is True              # inflected on both sides
+    assert fair.judge_tgt("trips", "laivat") is False
+    assert fair.judge_tgt("walking", "xyzzy") is None             # unknown target word: unmarked
+    assert fair.judge_tgt("zebra", "talo") is None                # unknown keyword: unmarked
+    assert fair.knows("walking") and not exact.knows("walking") and not fair.knows("zebra")
+    assert fair.judge_src("walking", "walks") is True
+    assert fair.additions("walking", set(), {"kävellä"}) == ["kävellä"]
+    assert exact.additions("walking", set(), {"kävellä"}) == []
+
+
+def test_fair_oracle_counts_known_keywords():
+    setup = {"keywords": [{"word": "walking", "src": [], "tgt": [{"word": "kävellä"}, {"word": "talo"}]},
+                          {"word": "zebra", "src": [], "tgt": [{"word": "talo"}]}]}
+    rows, stats = sim.simulate(setup, sim.DictOracle([("walk", "kävellä"), ("house", "talo")], "en", "fi"))
+    assert stats["keywords"] == 2 and stats["keywords_known"] == 1
+    assert rows[0].pos2 == ["kävellä"] and rows[0].neg2 == ["talo"] and rows[1].pos2 == rows[1].neg2 == []
+    with pytest.raises(sim.ClimeError, match="no stemmer"):
+        sim.DictOracle([], "en", "klingon")
+
+
+def _feedback():
+    from clime.feedback import FeedbackRow
+
+    return [FeedbackRow("walk", pos1=["walking"], pos2=["kävellä", "kävely"], neg2=["talo"]),
+            FeedbackRow("ship", pos2=["laiva"], neg1=["car"]), FeedbackRow("house", neg2=["auto"])]
+
+
+def test_placebo_pairs_feed_exactly_the_accepted_count():
+    pairs = [(f"s{i}", f"t{i}") for i in range(40)] + [("walk", "kävellä"), ("car", "auto"), ("s1", "t1b")]
+    vocab_src, vocab_tgt = {f"s{i}" for i in range(40)} | {"walk", "car"}, {f"t{i}" for i in range(40)} | {"t1b"}
+    rows = sim.placebo_pairs(_feedback(), pairs, vocab_src, vocab_tgt, seed=3)
+    got = [(r.keyword, t) for r in rows for t in r.pos2]
+    assert len(got) == sim.accepted_count(_feedback()) == 3 and len(set(got)) == 3
+    assert all(p in pairs for p in got) and not {k for k, _ in got} & {"walk", "ship", "house", "walking", "car"}
+    assert all(not (r.pos1 or r.neg1 or r.neg2 or r.new2) for r in rows)
+    shuffled = list(reversed(pairs))
+    assert [(r.keyword, r.pos2) for r in sim.placebo_pairs(_feedback(), shuffled, vocab_src, vocab_tgt, seed=3)] == \
+        [(r.keyword, r.pos2) for r in rows]
+    with pytest.raises(sim.ClimeError, match="placebo-pairs"):
+        sim.placebo_pairs(_feedback(), pairs[:2], vocab_src, vocab_tgt)
+
+
+def test_placebo_words_feed_the_same_count_per_keyword():
+    vocab = {f"w{i}" for i in range(30)} | {"kävellä", "laiva"}
+    rows = sim.placebo_words(_feedback(), vocab, seed=1)
+    assert [(r.keyword, len(r.pos2)) for r in rows] == [("walk", 2), ("ship", 1)]
+    assert "kävellä" not in rows[0].pos2 and "laiva" not in rows[1].pos2
+    assert all(set(r.pos2) <= vocab and not (r.pos1 or r.neg1 or r.neg2) for r in rows)
+    assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=1)] == [r.pos2 for r in rows]
+    assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=2)] != [r.pos2 for r in rows]
