@@ -356,8 +356,8 @@ def test_align_cli_refine(space, run):
     assert res.returncode == 0 and json.loads((tmp / "ri.json").read_text())["p1_nn"] >= 0.95
 
 
-@pytest.mark.parametrize("bad, what", [(("--refine", "-1"), "--refine must be >= 0"),
-                                       (("--refine-vocab", "0"), "--refine-vocab must be >= 1")])
+@pytest.mark.parametrize("bad, what", [(("--refine", "-1"), "--refine: must be an integer >= 0"),
+                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1")])
 def test_align_cli_refine_bad_values(space, bad, what):
     tmp, S, T, R, train, test = space
     res = _subprocess("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--out-src", tmp / "a",
