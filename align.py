@@ -67,15 +67,9 @@ def main(argv=None):
                    if not v]
         if missing:
             raise ClimeError(f"missing {', '.join(missing)} (or use --eval-only)")
-    if args.iter_norm < 0 or args.min_pairs < 1 or args.csls_k < 1:
-        raise ClimeError("--iter-norm must be >= 0, --min-pairs and --csls-k >= 1")
     check_paths({"--out-src": args.out_src, "--out-tgt": args.out_tgt, "--results": args.results,
                  "--save-map": args.save_map},
                 {"--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb, "--dict": args.dict, "--eval-dict": args.eval_dict})
-    if args.refine < 0:
-        raise ClimeError(f"--refine must be >= 0 (0 = plain Procrustes), got {args.refine}")
-    if args.refine_vocab < 1:
-        raise ClimeError(f"--refine-vocab must be >= 1, got {args.refine_vocab}")
     device = str(resolve_device(args.device))
 
     src = load_embeddings(args.src_emb)

@@ -9,7 +9,6 @@ word2vec.c and gensim's binary=True) when it ends in .bin.
 import logging
 
 from clime import cli
-from clime.errors import ClimeError
 
 log = logging.getLogger("clime.export_vec")
 
@@ -26,8 +25,6 @@ def main(argv=None):
     from clime.embeddings import load_embeddings, write_bin, write_vec
     from clime.fileio import check_paths
 
-    if not 1 <= args.precision <= 17:
-        raise ClimeError(f"--precision must be between 1 and 17, got {args.precision}")
     check_paths({"output": args.output}, {"input": args.input})
     emb = load_embeddings(args.input)
     if args.output.endswith(".bin"):

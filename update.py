@@ -92,8 +92,6 @@ def main(argv=None):
         raise ClimeError("--propagate-k must be >= 1, --propagate-threshold in [0, 1), --propagate-temperature > 0")
     if args.seed_dict and not args.realign:
         cli.log.info("--seed-dict is only used with --realign; ignored")
-    if args.refine < 0 or args.refine_vocab < 1 or args.csls_k < 1:
-        raise ClimeError("--refine must be >= 0, --refine-vocab and --csls-k >= 1")
     if args.feedback_weight < 0:
         raise ClimeError(f"--feedback-weight must be >= 0, got {args.feedback_weight}")
     check_paths({"--out-src": args.out_src, "--out-tgt": args.out_tgt},

@@ -28,16 +28,9 @@ def private_dir(path):
     return path
 
 
-@contextlib.contextmanager
-def atomic_path(path, private=False, replace=True):
-    """Yield a temporary file path beside ``path``; rename it over ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-    ``private``: the file is made 0600 (and a missing folder 0700), else the usual
-    permissions of the umask.  ``replace=False``: an existing ``path`` is never
-    replaced, not even by a race (FileExistsError; the temporary file is removed).
-    """
-    path = Path(path)
+def _temp_file(path, private=False):
+    """A new empty temporary file beside ``path`` (refused when ``path`` is a directory): mode 0600 in
+    a 0700 folder when ``private``, else the umask's usual permissions."""
     if path.is_dir():
         raise ClimeError("is a directory, expected a file to write", path)
     if private:
@@ -48,6 +41,20 @@ def atomic_path(path, private=False, replace=True):
     os.close(fd)
     if not private:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path, private=False, replace=True):
+    """Yield a temporary file path beside ``path``; rename it over ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    ``private``: the file is made 0600 (and a missing folder 0700), else the usual
+    permissions of the umask.  ``replace=False``: an existing ``path`` is never
+    replaced, not even by a race (FileExistsError; the temporary file is removed).
+    """
+    path = Path(path)
+    tmp = _temp_file(path, private)
     try:
         yield Path(tmp)
         if replace:
@@ -215,14 +222,9 @@ class Staging:
     def file(self, path):
         """A temporary file path that becomes ``path`` on commit."""
         path = Path(path)
-        if path.is_dir():
-            raise ClimeError("is a directory, expected a file to write", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())
-        self._items.append((Path(tmp), path, False))
-        return Path(tmp)
+        tmp = _temp_file(path)
+        self._items.append((tmp, path, False))
+        return tmp
 
     def dir(self, path):
         """A fresh temporary directory that replaces directory ``path`` whole on commit."""

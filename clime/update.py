@@ -672,7 +672,7 @@ def update(src, tgt, judgements, cfg, strict=False):
     if cfg.run_local:
         if cfg.local.objective == "dot":
             log.warning("objective 'dot' (the 2020 paper's) is unbounded: the vectors of judged words can grow "
-                        "without limit, and it lost 17-50 points of accuracy on the example; prefer the default")
+                        "without limit; prefer a bounded one (the default)")
         S_new, T_new, info = local_update(S, T, problem, cfg.local)
         log.info("local objective %r: %d step(s), loss %.4g -> %.4g", cfg.local.objective, info["iterations"],
                  info["loss_first"], info["loss_last"])

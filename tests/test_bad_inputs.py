@@ -23,7 +23,6 @@ from test_experiment import _tiny_task
 ROOT = Path(__file__).resolve().parents[1]
 DEEP = "[" * 5000 + "]" * 5000
 BIG = "1" + "0" * 5000
-APP_BRANCH = "fixed in the app hardening branch"
 
 _MAINS = {}
 
@@ -152,7 +151,7 @@ def _file(t, name, data=b""):
 
 
 # ------------------------------------------------------------------ the cases
-# Each case: (id, script, lambda kit, t -> (argv, [outputs that must not appear or change]), xfail reason)
+# Each case: (id, script, lambda kit, t -> (argv, [outputs that must not appear or change]))
 
 def _train(k, **over):
     a = {"--src-emb": k / "en", "--tgt-emb": k / "fr", "--train": k / "en.json", "--test": k / "fr.json",
@@ -367,10 +366,10 @@ CASES = [
     ("app-db-url", "app.py", lambda k, t: (["stats", "--task", "tiny", "--db", "not a url::"], [])),
     ("app-db-damaged", "app.py",
      lambda k, t: (["stats", "--task", "tiny", "--db", f"sqlite:///{_file(t, 'x.db', b'SQLite format 3' + bytes(500))}"],
-                   []), APP_BRANCH),
-    ("clear-db-url", "clear_db.py", lambda k, t: (["--db", "not a url::", "--yes"], []), APP_BRANCH),
+                   [])),
+    ("clear-db-url", "clear_db.py", lambda k, t: (["--db", "not a url::", "--yes"], [])),
     ("clear-db-damaged", "clear_db.py",
-     lambda k, t: (["--db", f"sqlite:///{_file(t, 'x.db', b'SQLite format 3' + bytes(500))}", "--yes"], []), APP_BRANCH),
+     lambda k, t: (["--db", f"sqlite:///{_file(t, 'x.db', b'SQLite format 3' + bytes(500))}", "--yes"], [])),
 ]
 
 
@@ -393,10 +392,9 @@ def _leftovers(folder):
     return sorted(str(p) for p in folder.rglob(".*") if p.name.endswith(".tmp") or ".old." in p.name)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[pytest.mark.xfail(reason=c[3], strict=False)]
-                                               if len(c) > 3 else []) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c[0]) for c in CASES])
 def test_bad_input_is_refused_in_one_line(case, kit, tmp_path):
-    name, script, make = case[:3]
+    name, script, make = case
     argv, outputs = make(kit, tmp_path)
     before = _snapshot(outputs)
     kit_before = _snapshot([kit])
