@@ -18,7 +18,7 @@ def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("input", help="word2vec text file (header 'N D' optional), .gz or .bin")
     p.add_argument("output", help="embedding directory to write (replaced whole, only on success)")
-    p.add_argument("--max-words", type=int, metavar="N",
+    p.add_argument("--max-words", type=cli.integer(1), metavar="N",
                    help="keep only the first N distinct words (files are sorted by frequency)")
     p.add_argument("--lower", action="store_true",
                    help="lower-case the words; on a collision the first occurrence wins")
@@ -27,21 +27,22 @@ def main(argv=None):
                         "unit: unit-length rows only; none: keep the values as read")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip malformed lines with a warning and a count instead of stopping")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=cli.integer(0, 256), default=0, metavar="N",
                    help="threads (processes without a C compiler) that parse blocks of lines in parallel; "
                         "0: one per CPU core (at most 8) for files over 32 MB, else 1; the result is the same "
                         "either way")
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import normalize, read_vec, save_embeddings
+    from clime.fileio import check_paths, require_dir_target
 
     if args.workers < 0:
         raise ClimeError(f"--workers must be 0 (automatic) or more, got {args.workers}")
     if args.max_words is not None and args.max_words < 1:
         raise ClimeError(f"--max-words must be at least 1, got {args.max_words}")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise ClimeError("exists and is not a directory", out)
+    check_paths({"output": out}, {"input": args.input})
+    require_dir_target(out, "an embedding directory")
     t0 = time.perf_counter()
     words, E, info = read_vec(args.input, max_words=args.max_words, lower=args.lower, skip_bad=args.skip_bad,
                               progress=not cli.progress_disabled(), workers=args.workers or None)

@@ -16,7 +16,6 @@ placebo-words+UPDATE (e.g. placebo-pairs+realign; see docs/experiment.md). Comma
 the configuration file. Finished steps are cached under the work folder, so a rerun
 resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
 """
-import json
 import logging
 from dataclasses import fields
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from clime import cli
 from clime import experiment as ex
 from clime.errors import ClimeError
+from clime.fileio import load_json
 
 log = logging.getLogger("clime.experiment")
 
@@ -37,7 +37,7 @@ def main(argv=None):
                 "categories", "seed-dict", "oracle-dict", "test-dict", "src-lang", "tgt-lang"):
         g.add_argument(f"--{opt}", default=None)
     g = p.add_argument_group("what to compare")
-    g.add_argument("--runs", type=int, help="seeds per condition (default: 5)")
+    g.add_argument("--runs", type=cli.integer(1), help="seeds per condition (default: 5)")
     g.add_argument("--models", nargs="+", choices=["cnn", "dan", "lr"], help="classifiers (default: cnn)")
     g.add_argument("--conditions", nargs="+", help="update conditions (default: none dot cosine hinge realign realign+cosine)")
     g.add_argument("--objective", nargs="+", choices=list(ex.OBJECTIVES),
@@ -45,22 +45,26 @@ def main(argv=None):
     g.add_argument("--realign-variants", action="store_true", help="with --objective: add realign and realign+OBJ")
     g.add_argument("--propagate-variants", action="store_true", help="add a +prop version of every updating condition")
     g.add_argument("--oracles", nargs="+", choices=["dict", "label"], help="simulated annotators (default: dict)")
-    g.add_argument("--budgets", nargs="+", type=int, help="keyword budgets (default: 50)")
+    g.add_argument("--budgets", nargs="+", type=cli.integer(1), help="keyword budgets (default: 50)")
     g.add_argument("--seed-sizes", nargs="+", help="seed dictionary sizes: given (embeddings as they are), N pairs, full")
-    g.add_argument("--noise", type=float, help="simulated annotator's noise")
-    g.add_argument("-k", type=int, help="neighbours per language shown for each keyword (default: 5)")
-    g.add_argument("--draw-seed", type=int, help="seed of the random seed-dictionary draws for --seed-sizes N (default: 0)")
+    g.add_argument("--noise", type=cli.FRACTION, help="simulated annotator's noise")
+    g.add_argument("--start", choices=list(ex.START_SPACES),
+                   help="the space feedback starts from: selflearn (align.py --refine from the seed dictionary) "
+                        "or procrustes (the seed fit alone); the report has a row for the other (default: selflearn)")
+    g.add_argument("--refine", type=cli.integer(0), help="align.py --refine rounds of the self-learned space (default: align.py's)")
+    g.add_argument("-k", type=cli.integer(1), help="neighbours per language shown for each keyword (default: 5)")
+    g.add_argument("--draw-seed", type=cli.integer(0), help="seed of the random seed-dictionary draws for --seed-sizes N (default: 0)")
     g.add_argument("--oracle-exact", action="store_true", default=None,
                    help="dict oracle: exact words only (default: inflected forms judged through their base form, "
                         "by --src-lang/--tgt-lang)")
-    g.add_argument("--p1-words", type=int, help="word-translation P@1: 0 = skip it, N = search the first N target "
+    g.add_argument("--p1-words", type=cli.integer(0), help="word-translation P@1: 0 = skip it, N = search the first N target "
                                                 "words only (default: all)")
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
-    g.add_argument("--epochs", type=int, help="train.py --epochs (default: train.py's)")
-    g.add_argument("--train-runs", type=int, help="train.py --runs per training (default: 1)")
+    g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")
+    g.add_argument("--train-runs", type=cli.integer(1), help="train.py --runs per training (default: 1)")
     g.add_argument("--device", help="--device for train.py and update.py (default: theirs)")
-    g.add_argument("--jobs", type=int, help="seeds run in parallel (default: 1)")
+    g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1)")
     g.add_argument("--work", help="work folder (default: work/experiments/<name>)")
     g.add_argument("--out", help="report folder (default: results/<name>)")
     g.add_argument("--keep-embeddings", action="store_true", default=None, help="keep every updated embedding directory")
@@ -71,12 +75,7 @@ def main(argv=None):
     conf = {}
     if args.config:
         path = Path(args.config)
-        if not path.exists():
-            raise ClimeError("no such file", path)
-        try:
-            conf = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ClimeError(f"not valid JSON ({err})", path) from None
+        conf = load_json(path)
         if not isinstance(conf, dict):
             raise ClimeError("expected a JSON object", path)
     names = {f.name for f in fields(ex.Config)}
@@ -101,6 +100,9 @@ def main(argv=None):
         conf.setdefault("src_vec", "data/eng.vec.gz")
     if not any(conf.get(k) for k in ("tgt_emb", "tgt_vec")):
         conf.setdefault("tgt_vec", "data/fra.vec.gz")
+    for key in ("seed_sizes", "conditions"):  # their types, before they are used below
+        if key in conf:
+            ex.Config.from_dict({key: conf[key]}, args.config)
     conf["seed_sizes"] = [int(s) if str(s).isdigit() else s for s in conf.get("seed_sizes", ["given"])]
     cfg = ex.Config.from_dict(conf, args.config)
     experiment = ex.Experiment(cfg)

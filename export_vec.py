@@ -18,15 +18,17 @@ def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("input", help="embedding directory (E.npy or E.pt, and words.json)")
     p.add_argument("output", help="file to write: word2vec text (.vec, .txt; .gz compresses) or word2vec binary (.bin)")
-    p.add_argument("--precision", type=int, default=9,
+    p.add_argument("--precision", type=cli.integer(1, 17), default=9,
                    help="significant digits per value in text output; 9 reproduces float32 values exactly "
                         "(binary output is always exact)")
     args = cli.parse(p, argv, seed=False)
 
     from clime.embeddings import load_embeddings, write_bin, write_vec
+    from clime.fileio import check_paths
 
     if not 1 <= args.precision <= 17:
         raise ClimeError(f"--precision must be between 1 and 17, got {args.precision}")
+    check_paths({"output": args.output}, {"input": args.input})
     emb = load_embeddings(args.input)
     if args.output.endswith(".bin"):
         write_bin(args.output, emb.words, emb.vectors)

@@ -23,9 +23,9 @@ def main(argv=None):
     p.add_argument("--train", help="labelled source-language documents (default: the checkpoint's --train)")
     p.add_argument("--src-emb", help="source embedding directory (default: the checkpoint's --src-emb)")
     p.add_argument("--output", "-o", help="write the ranking here (atomically) instead of stdout")
-    p.add_argument("--top", type=int, default=0, help="keep only the K best words (0: all)")
-    p.add_argument("--min-df", type=int, default=1, help="drop words in fewer documents than this")
-    p.add_argument("--max-df", type=float, default=1.0,
+    p.add_argument("--top", type=cli.integer(0), default=0, help="keep only the K best words (0: all)")
+    p.add_argument("--min-df", type=cli.integer(0), default=1, help="drop words in fewer documents than this")
+    p.add_argument("--max-df", type=cli.real(0, 1, lo_open=True), default=1.0,
                    help="drop words in more than this fraction of the documents (e.g. 0.1 drops very common words)")
     p.add_argument("--stopwords", help="file of words never to rank, one a line ('#' comments)")
     p.add_argument("--keep-symbols", action="store_true",
@@ -33,7 +33,7 @@ def main(argv=None):
     p.add_argument("--aggregate", choices=("sum", "mean"), default="sum",
                    help="sum: the paper's salience (sum over documents); mean: divide by df(w), which favours "
                         "topical over frequent words (use with --min-df 3)")
-    p.add_argument("--batch-size", type=int, default=256, help="documents per gradient batch")
+    p.add_argument("--batch-size", type=cli.integer(1), default=256, help="documents per gradient batch")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = cli.parse(p, argv)
     if args.top < 0 or args.min_df < 0 or args.batch_size < 1:
@@ -42,7 +42,7 @@ def main(argv=None):
         raise ClimeError("--max-df must be in (0, 1]")
 
     from clime.embeddings import load_embeddings
-    from clime.fileio import atomic_open
+    from clime.fileio import atomic_open, check_paths
     from clime.neighbors import resolve_device
     from clime.rank import rank_words, read_stopwords, warn_if_generic
     from clime.text import read_docs
@@ -58,6 +58,8 @@ def main(argv=None):
         raise ClimeError("the checkpoint does not name its training documents: give --train", args.model)
     if not src_path:
         raise ClimeError("the checkpoint does not name its source embeddings: give --src-emb", args.model)
+    check_paths({"--output": args.output}, {"model": args.model, "--train": train_path, "--src-emb": src_path,
+                                            "--stopwords": args.stopwords})
     stop = read_stopwords(args.stopwords) if args.stopwords else set()
     src = load_embeddings(src_path)
     src.meta.setdefault("path", src_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from clime import cli
 from clime import simulate as sim
 from clime.errors import ClimeError
+from clime.fileio import check_paths
 
 log = logging.getLogger("clime.simulate")
 
@@ -35,11 +36,11 @@ def main(argv=None):
     p.add_argument("--exact", action="store_true", help="dict oracle: exact words only, even with --tgt-lang")
     p.add_argument("--docs-src", help="labelled source-language documents for --oracle label")
     p.add_argument("--docs-tgt", help="labelled target-language documents for --oracle label (never the test set)")
-    p.add_argument("--min-count", type=int, default=3, help="label oracle: documents a word needs before it is judged")
-    p.add_argument("--min-share", type=float, default=0.5, help="label oracle: least share of the strongest class")
-    p.add_argument("--margin", type=float, default=0.1, help="label oracle: strongest class share minus the second's must exceed this")
-    p.add_argument("--budget", type=int, default=None, help="judge only the first K keywords (default: all)")
-    p.add_argument("--noise", type=float, default=0.0, help="flip each judgement with this probability")
+    p.add_argument("--min-count", type=cli.integer(0), default=3, help="label oracle: documents a word needs before it is judged")
+    p.add_argument("--min-share", type=cli.FRACTION, default=0.5, help="label oracle: least share of the strongest class")
+    p.add_argument("--margin", type=cli.real(-1, 1), default=0.1, help="label oracle: strongest class share minus the second's must exceed this")
+    p.add_argument("--budget", type=cli.integer(0), default=None, help="judge only the first K keywords (default: all)")
+    p.add_argument("--noise", type=cli.FRACTION, default=0.0, help="flip each judgement with this probability")
     p.add_argument("--no-add", action="store_true", help="do not add words (new2) with the dict oracle")
     p.add_argument("--out", required=True, help="feedback CSV to write (atomically)")
     p.add_argument("--stats", metavar="FILE.json", help="also write the counts (keywords, keywords the oracle knows, "
@@ -48,6 +49,9 @@ def main(argv=None):
     if args.budget is not None and args.budget < 0:
         raise ClimeError(f"--budget must be >= 0, got {args.budget}")
     task_dir = Path(args.task_dir) if args.task_dir else Path(args.ui_data) / args.task
+    check_paths({"--out": args.out}, {"--dict": args.dict, "--docs-src": args.docs_src, "--docs-tgt": args.docs_tgt,
+                                      "setup.json": str(task_dir / "setup.json"),
+                                      "vocab_tgt.json": str(task_dir / "vocab_tgt.json")})
     oracle = sim.make_oracle(args.oracle, args.dict, args.docs_src, args.docs_tgt,
                              min_count=args.min_count, min_share=args.min_share, margin=args.margin,
                              src_lang=None if args.exact or not args.tgt_lang else args.src_lang,

@@ -26,24 +26,24 @@ def main(argv=None):
     p.add_argument("--dev", help="labelled dev documents for model selection (default: hold out --holdout of --train)")
     p.add_argument("--dev-lang", choices=("auto", "src", "tgt"), default="auto",
                    help="language of --dev; auto picks the embeddings that cover more of its tokens")
-    p.add_argument("--holdout", type=float, default=0.1,
+    p.add_argument("--holdout", type=cli.real(0, 1, hi_open=True), default=0.1,
                    help="fraction of --train held out for model selection when there is no --dev "
                         "(0: keep the last epoch)")
     p.add_argument("--type", dest="model_type", choices=("cnn", "dan", "lr"), default="cnn", help="model")
-    p.add_argument("--runs", type=int, default=10, help="training runs, with seeds seed, seed+1, ...")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float,
+    p.add_argument("--runs", type=cli.integer(1), default=10, help="training runs, with seeds seed, seed+1, ...")
+    p.add_argument("--epochs", type=cli.integer(1), default=30)
+    p.add_argument("--batch-size", type=cli.integer(1), default=100)
+    p.add_argument("--lr", type=cli.POSITIVE,
                    help="Adam learning rate (default: 1e-3 for cnn, 1e-2 for dan, 5e-2 for lr; chosen on the "
                         "example's dev split)")
-    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping (0: none)")
-    p.add_argument("--dropout", type=float, help="dropout (default: 0.5 for cnn and dan, 0 for lr)")
-    p.add_argument("--filters", type=int, default=100, help="cnn: filters per width")
+    p.add_argument("--clip", type=cli.NON_NEGATIVE, default=5.0, help="gradient-norm clipping (0: none)")
+    p.add_argument("--dropout", type=cli.real(0, 1, hi_open=True), help="dropout (default: 0.5 for cnn and dan, 0 for lr)")
+    p.add_argument("--filters", type=cli.integer(1), default=100, help="cnn: filters per width")
     p.add_argument("--widths", default="3,4,5", help="cnn: filter widths, comma-separated")
-    p.add_argument("--hidden", type=int, default=300, help="dan: hidden layer size")
-    p.add_argument("--layers", type=int, default=3, help="dan: hidden layers")
+    p.add_argument("--hidden", type=cli.integer(1), default=300, help="dan: hidden layer size")
+    p.add_argument("--layers", type=cli.integer(0), default=3, help="dan: hidden layers")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=cli.integer(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--output", help="save the best run's model (by dev accuracy) here, for rank_words.py")
     p.add_argument("--results", help="write per-run numbers, mean, std and the arguments here (JSON)")
     args = cli.parse(p, argv)
@@ -52,7 +52,7 @@ def main(argv=None):
 
     from clime import train
     from clime.embeddings import load_embeddings
-    from clime.fileio import write_json
+    from clime.fileio import check_paths, write_json
     from clime.text import read_docs
 
     if args.threads > 0:
@@ -71,6 +71,9 @@ def main(argv=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ClimeError("--device cuda: no CUDA device available")
 
+    check_paths({"--output": args.output, "--results": args.results},
+                {"--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb, "--train": args.train, "--test": args.test,
+                 "--dev": args.dev})
     src = load_embeddings(args.src_emb)
     tgt = load_embeddings(args.tgt_emb)
     if src.dim != tgt.dim:

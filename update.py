@@ -25,15 +25,15 @@ def main(argv=None):
     g = p.add_argument_group("local objective")
     g.add_argument("--objective", choices=sorted(up.OBJECTIVES), default="hinge",
                    help="similarity in the objective: " + "; ".join(f"{k}: {v}" for k, v in up.OBJECTIVES.items()))
-    g.add_argument("--reg", type=float, default=1.0, help="lambda: weight of sum ||e - e_orig||^2")
-    g.add_argument("--iter", type=int, default=10000, help="maximum Adam steps")
-    g.add_argument("--lr", type=float, default=0.001, help="Adam learning rate")
-    g.add_argument("--tol", type=float, default=1e-6,
+    g.add_argument("--reg", type=cli.NON_NEGATIVE, default=1.0, help="lambda: weight of sum ||e - e_orig||^2")
+    g.add_argument("--iter", type=cli.integer(0), default=10000, help="maximum Adam steps")
+    g.add_argument("--lr", type=cli.POSITIVE, default=0.001, help="Adam learning rate")
+    g.add_argument("--tol", type=cli.NON_NEGATIVE, default=1e-6,
                    help="stop when the loss improves by less than tol*max(1,|loss|) over --check-every steps "
                         "(0: run all --iter steps)")
-    g.add_argument("--check-every", type=int, default=50, help="steps between early-stopping checks")
-    g.add_argument("--margin-pos", type=float, default=0.7, help="hinge: accepted pairs pulled up to this cosine")
-    g.add_argument("--margin-neg", type=float, default=0.3,
+    g.add_argument("--check-every", type=cli.integer(1), default=50, help="steps between early-stopping checks")
+    g.add_argument("--margin-pos", type=cli.COSINE, default=0.7, help="hinge: accepted pairs pulled up to this cosine")
+    g.add_argument("--margin-neg", type=cli.COSINE, default=0.3,
                    help="hinge/retrofit: rejected pairs pushed down to this cosine")
     g.add_argument("--renorm", action="store_true", help="rescale touched rows to their original lengths afterwards")
     g.add_argument("--local", action=argparse.BooleanOptionalAction, default=True,
@@ -42,11 +42,11 @@ def main(argv=None):
     g.add_argument("--propagate", action="store_true",
                    help="move each untouched word by a similarity-weighted average of the displacements of its "
                         "nearest touched words (same language)")
-    g.add_argument("--propagate-k", type=int, default=10, help="touched neighbours per untouched word")
-    g.add_argument("--propagate-threshold", type=float, default=0.5,
+    g.add_argument("--propagate-k", type=cli.integer(1), default=10, help="touched neighbours per untouched word")
+    g.add_argument("--propagate-threshold", type=cli.real(0, 1, hi_open=True), default=0.5,
                    help="only touched neighbours with cosine >= this count; the move is scaled by "
                         "(best cosine - threshold) / (1 - threshold)")
-    g.add_argument("--propagate-temperature", type=float, default=0.1,
+    g.add_argument("--propagate-temperature", type=cli.POSITIVE, default=0.1,
                    help="softmax temperature over the neighbours' cosines")
     g = p.add_argument_group("re-fitting the cross-lingual map")
     g.add_argument("--realign", action=argparse.BooleanOptionalAction, default=True,
@@ -56,20 +56,28 @@ def main(argv=None):
     g.add_argument("--seed-dict", metavar="TSV",
                    help="seed dictionary for --realign (source<TAB>target); without it identical strings plus "
                         "mutual nearest neighbours are used")
-    g.add_argument("--feedback-weight", type=float, default=1.0,
+    g.add_argument("--feedback-weight", type=cli.NON_NEGATIVE, default=1.0,
                    help="weight of an accepted feedback pair relative to a seed pair in --realign")
-    g.add_argument("--mnn-threshold", type=float, default=0.5,
+    g.add_argument("--refine", type=cli.integer(0), default=up.DEFAULT_REFINE, metavar="ROUNDS",
+                   help="--realign re-fits by self-learning (as align.py --refine), seeded by the seed dictionary "
+                        "plus the accepted pairs, which stay fixed; rejected pairs are never induced. "
+                        "0 = one Procrustes fit on those pairs")
+    g.add_argument("--refine-vocab", type=cli.integer(1), default=20000, metavar="N",
+                   help="self-learning induces pairs among the first N words of each side")
+    g.add_argument("--csls-k", type=cli.integer(1), default=10, help="neighbourhood size of the self-learning's CSLS")
+    g.add_argument("--mnn-threshold", type=cli.COSINE, default=0.5,
                    help="without --seed-dict: minimum cosine of a mutual-nearest-neighbour seed pair")
-    g.add_argument("--mnn-max-words", type=int, default=20000,
+    g.add_argument("--mnn-max-words", type=cli.integer(1), default=20000,
                    help="without --seed-dict: mutual nearest neighbours among this many first rows of each vocabulary")
     g = p.add_argument_group("feedback")
-    g.add_argument("--n-keywords", type=int, metavar="K", help="use only the first K keywords of each file")
+    g.add_argument("--n-keywords", type=cli.integer(1), metavar="K", help="use only the first K keywords of each file")
     g.add_argument("--strict", action="store_true",
                    help="a judged word or keyword missing from the vocabularies is an error (default: skipped, reported)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = cli.parse(p, argv)
 
     from clime.embeddings import check_same_dim, load_embeddings, save_embeddings
+    from clime.fileio import check_paths, staged
     from clime.neighbors import resolve_device
 
     if args.reg < 0:
@@ -84,8 +92,13 @@ def main(argv=None):
         raise ClimeError("--propagate-k must be >= 1, --propagate-threshold in [0, 1), --propagate-temperature > 0")
     if args.seed_dict and not args.realign:
         cli.log.info("--seed-dict is only used with --realign; ignored")
+    if args.refine < 0 or args.refine_vocab < 1 or args.csls_k < 1:
+        raise ClimeError("--refine must be >= 0, --refine-vocab and --csls-k >= 1")
     if args.feedback_weight < 0:
         raise ClimeError(f"--feedback-weight must be >= 0, got {args.feedback_weight}")
+    check_paths({"--out-src": args.out_src, "--out-tgt": args.out_tgt},
+                {"--feedback": args.feedback, "--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb,
+                 "--seed-dict": args.seed_dict})
     device = str(resolve_device(args.device))
 
     judgements = up.load_feedback(args.feedback, args.n_keywords)
@@ -98,7 +111,8 @@ def main(argv=None):
                              check_every=args.check_every, margin_pos=args.margin_pos, margin_neg=args.margin_neg,
                              renorm=args.renorm, device=device, progress=progress),
         run_local=args.local, realign=args.realign, seed_dict=args.seed_dict if args.realign else None,
-        feedback_weight=args.feedback_weight, mnn_threshold=args.mnn_threshold, mnn_max_words=args.mnn_max_words,
+        feedback_weight=args.feedback_weight, refine=args.refine, refine_vocab=args.refine_vocab,
+        csls_k=args.csls_k, mnn_threshold=args.mnn_threshold, mnn_max_words=args.mnn_max_words,
         propagate=args.propagate,
         prop=up.PropagateConfig(k=args.propagate_k, threshold=args.propagate_threshold,
                                 temperature=args.propagate_temperature))
@@ -108,10 +122,11 @@ def main(argv=None):
             "iterations": report.get("local", {}).get("iterations", 0), "max_iterations": args.iter,
             "lr": args.lr, "tol": args.tol, "seed": args.seed, "mode": report["mode"], "renorm": args.renorm,
             "n_keywords": args.n_keywords, "report": report, "config": cfg.as_dict()}
-    for emb, vectors, out, origin in ((src, S, args.out_src, args.src_emb), (tgt, T, args.out_tgt, args.tgt_emb)):
-        meta = {k: v for k, v in emb.meta.items() if k not in ("n_words", "dim", "clime_version", "update")}
-        meta["update"] = dict(info, input=str(origin))
-        save_embeddings(out, vectors, emb.words, meta)
+    with staged() as stage:  # both directories appear together, or neither does
+        for emb, vectors, out, origin in ((src, S, args.out_src, args.src_emb), (tgt, T, args.out_tgt, args.tgt_emb)):
+            meta = {k: v for k, v in emb.meta.items() if k not in ("n_words", "dim", "clime_version", "update")}
+            meta["update"] = dict(info, input=str(origin))
+            save_embeddings(out, vectors, emb.words, meta, stage=stage)
     cli.log.info("wrote %s (%d words) and %s (%d words); mode %s", args.out_src, len(src), args.out_tgt, len(tgt),
                  report["mode"])
     return 0

@@ -12,6 +12,8 @@ from .fileio import require_file
 
 log = logging.getLogger(__name__)
 
+DEFAULT_REFINE = 5   # self-learning rounds of align.py --refine and update.py --realign (see docs/align.md)
+
 
 def fit_orthogonal(X, Y, weights=None):
     """The orthogonal W minimising sum_i w_i ||X_i W - Y_i||^2 (one SVD).
@@ -26,7 +28,12 @@ def fit_orthogonal(X, Y, weights=None):
         w = np.sqrt(np.asarray(weights, dtype=np.float64))[:, None]
         X, Y = X * w, Y * w
     M = X.T @ Y
-    U, S, Vt = np.linalg.svd(M)
+    if not np.isfinite(M).all():
+        raise ClimeError("cannot fit the orthogonal map: the paired vectors hold NaN or infinity")
+    try:
+        U, S, Vt = np.linalg.svd(M)
+    except np.linalg.LinAlgError as err:
+        raise ClimeError(f"cannot fit the orthogonal map: the SVD failed ({err})") from None
     if S.size and S[-1] <= 1e-7 * max(S[0], 1e-300):
         # Fewer independent pairs than dimensions: the best W is not unique, and
         # which one LAPACK returns differs between machines.  A tiny pull towards
@@ -110,26 +117,115 @@ def translation_precision(src, tgt, pairs, method="nn", device="cpu", csls_k=10,
     translations.  Returns ``(p_at_1, n_queries)`` (a tuple whose ``float()`` is
     p_at_1); (0.0, 0) when no pair is usable.
     """
-    from .neighbors import mean_topk_sim, topk
-
     if method not in ("nn", "csls"):
         raise ValueError(f"unknown method {method!r} (nn or csls)")
+    return translation_precisions(src, tgt, pairs, (method,), device, csls_k, chunk)[method]
+
+
+def translation_precisions(src, tgt, pairs, methods=("nn", "csls"), device="cpu", csls_k=10, chunk=4096):
+    """:func:`translation_precision` for several methods at once: {method: Precision}.
+
+    The search is exact and shares its work: one blockwise pass of queries x target
+    words gives the cosine top-1 and, for CSLS, a lower bound of every target word's
+    penalty (its ``csls_k`` nearest *query* words are a subset of its nearest source
+    words); the penalty against the whole source vocabulary is then computed only for
+    the target words whose bound could still beat a query's best exact score
+    (:func:`csls_top1`).
+    """
+    import torch
+
+    from .neighbors import resolve_device
+
+    for m in methods:
+        if m not in ("nn", "csls"):
+            raise ValueError(f"unknown method {m!r} (nn or csls)")
     gold = {}
     for i, j in _index_pairs(src, tgt, pairs):
         gold.setdefault(i, set()).add(j)
     if not gold:
-        return Precision(0.0, 0)
+        return {m: Precision(0.0, 0) for m in methods}
     queries = sorted(gold)
-    Q = np.asarray(src.vectors[queries], dtype=np.float32)
-    if method == "nn":
-        idx, _ = topk(Q, tgt.vectors, 1, method="cosine", chunk=chunk, device=device)
+    device = resolve_device(device)
+    with torch.no_grad():
+        Q = _unit_tensor(np.asarray(src.vectors[queries], dtype=np.float32), device)
+        B = _unit_tensor(tgt.vectors, device)
+        S = _unit_tensor(src.vectors, device) if "csls" in methods else None
+        nn, cs = csls_top1(Q, B, S, csls_k, chunk, with_csls="csls" in methods)
+    top = {"nn": nn, "csls": cs}
+    return {m: Precision(sum(int(top[m][r]) in gold[i] for r, i in enumerate(queries)) / len(queries), len(queries))
+            for m in methods}
+
+
+def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4):
+    """Exact top-1 target of each query by cosine and by CSLS (numpy int64 arrays; ties: lower index).
+
+    Q [nq, D] query rows, B [nb, D] target rows, S [ns, D] the whole source side (Q's rows are
+    among them): unit-row torch tensors.  CSLS(x, y) = 2 cos(x, y) - r_S(x) - r_B(y); r_S(x) is
+    the same for every y of a query, so the CSLS top-1 only needs r_B(y) = mean cosine of y to
+    its ``k`` nearest rows of S.  r_B(y) >= lb(y), the same mean over the queries only, so
+    ``2 cos - lb`` bounds every score from above; r_B is computed exactly for each query's
+    ``margin`` best bounds and for any further target whose bound reaches the query's best
+    exact score.  Memory: one block of scores plus [nq, margin] candidates.
+    """
+    import torch
+
+    from .neighbors import _block_rows
+
+    nq, nb = Q.shape[0], B.shape[0]
+    dev = Q.device
+    step = _block_rows(chunk, nb)
+    kq = min(k, nq)
+    col = torch.full((kq, nb), -float("inf"), device=dev)
+    nn = torch.empty(nq, dtype=torch.int64, device=dev)
+    for s in range(0, nq, step):
+        sims = Q[s:s + step] @ B.T
+        nn[s:s + step] = sims.argmax(dim=1)
+        col = torch.cat([col, sims.topk(min(kq, sims.shape[0]), dim=0).values]).topk(kq, dim=0).values
+    if not with_csls:
+        return nn.cpu().numpy(), None
+    if S.shape[0] < k or nq < k:
+        # too few rows for the bound to be of use: the penalties of every target word
+        lb = None
     else:
-        base_pen = mean_topk_sim(tgt.vectors, src.vectors, csls_k, chunk=chunk, device=device)
-        query_pen = mean_topk_sim(Q, tgt.vectors, csls_k, chunk=chunk, device=device)
-        idx, _ = topk(Q, tgt.vectors, 1, method="csls", csls_k=csls_k, base_penalty=base_pen,
-                      query_penalty=query_pen, chunk=chunk, device=device)
-    hits = sum(int(idx[r, 0]) in gold[i] for r, i in enumerate(queries))
-    return Precision(hits / len(queries), len(queries))
+        lb = col.mean(dim=0) - 1e-5      # slack for rounding differences between the two products
+    m = min(margin, nb)
+    r = torch.full((nb,), float("nan"), device=dev)        # exact penalties, computed on demand
+    known = torch.zeros(nb, dtype=torch.bool, device=dev)
+
+    def penalties(idx):
+        idx = idx[~known[idx]]
+        if len(idx):
+            ks = min(k, S.shape[0])
+            for s in range(0, len(idx), _block_rows(chunk, S.shape[0])):
+                part = idx[s:s + _block_rows(chunk, S.shape[0])]
+                r[part] = (B[part] @ S.T).topk(ks, dim=1).values.mean(dim=1)
+            known[idx] = True
+
+    if lb is None:
+        penalties(torch.arange(nb, device=dev))
+    best_out = torch.empty(nq, dtype=torch.int64, device=dev)
+    for s in range(0, nq, step):
+        c2 = (Q[s:s + step] @ B.T).mul_(2)
+        if lb is None:
+            best_out[s:s + step] = (c2 - r[None, :]).argmax(dim=1)
+            continue
+        ub = c2 - lb[None, :]
+        cand_ub, cand = ub.topk(m, dim=1)
+        penalties(torch.unique(cand))
+        exact = c2.gather(1, cand) - r[cand]
+        best = exact.max(dim=1).values
+        # targets outside the candidates whose bound reaches the best exact score
+        more = cand_ub[:, -1] >= best
+        if more.any():
+            rows = torch.nonzero(more).flatten()
+            reach = ub[rows] >= best[rows, None]
+            penalties(torch.unique(torch.nonzero(reach)[:, 1]))
+        # every target that could be the top-1 now has its exact penalty; argmax over those (sorted,
+        # so a tie goes to the lower index)
+        K = torch.nonzero(known).flatten()
+        best_out[s:s + step] = K[(c2[:, K] - r[K][None, :]).argmax(dim=1)]
+    log.debug("CSLS top-1: exact penalties for %d of %d target words", int(known.sum()), nb)
+    return nn.cpu().numpy(), best_out.cpu().numpy()
 
 
 def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
@@ -146,7 +242,7 @@ def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
     return ids, len(words)
 
 
-def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
+def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0, refine=0, **refine_args):
     """Fit an orthogonal map on the (i, j) ``pairs`` and apply it.
 
     direction "tgt2src" maps the target space onto the source space (the source
@@ -154,6 +250,10 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
     spaces are first iteratively normalised (unit rows + centred columns,
     ``iter_norm`` rounds), so both change.  Returns ``(S, T, W)`` float32 arrays
     (W float64, applied to the moved side).
+
+    With ``refine`` > 0 the seed fit is followed by up to ``refine`` self-learning
+    rounds (:func:`self_learn`, which takes ``refine_args``: vocab, csls_k, forbidden,
+    device, evaluate, progress); the history of the rounds comes back as a fourth item.
     """
     if direction not in ("tgt2src", "src2tgt"):
         raise ValueError(f"unknown direction {direction!r}")
@@ -161,6 +261,8 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
     T = np.asarray(tgt_vectors, dtype=np.float32)
     if iter_norm > 0:
         S, T = iterative_normalize(S, iter_norm), iterative_normalize(T, iter_norm)
+    if refine > 0:
+        return self_learn(S, T, pairs, refine, direction=direction, **refine_args)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     Xs, Xt = S[pairs[:, 0]], T[pairs[:, 1]]
     if direction == "tgt2src":
@@ -170,3 +272,178 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0):
         W = fit_orthogonal(Xs, Xt)
         S = (S @ W.astype(np.float32)).astype(np.float32)
     return S, T, W
+
+
+# ------------------------------------------------------------------ self-learning (blockwise CSLS)
+
+def _unit_tensor(x, device):
+    from .neighbors import unit_rows
+
+    return unit_rows(x, device)
+
+
+def csls_penalties(A, B, k=10, chunk=4096, progress=False):
+    """Both CSLS penalties in one blockwise pass over ``A @ B.T``.
+
+    A [na, D], B [nb, D]: unit-row torch tensors on one device.  Returns
+    ``(rA, rB)``: rA[i] = mean cosine of A_i to its ``k`` nearest rows of B, rB[j]
+    = mean cosine of B_j to its ``k`` nearest rows of A.  Memory: one block of
+    scores (at most ``neighbors.MAX_BLOCK_BYTES``) plus a running [k, nb] top-k.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from . import cli
+    from .neighbors import _block_rows
+
+    na, nb = A.shape[0], B.shape[0]
+    ka, kb = min(k, nb), min(k, na)
+    rA = torch.empty(na, device=A.device)
+    col = torch.full((kb, nb), -float("inf"), device=A.device)
+    step = _block_rows(chunk, nb)
+    for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
+                  desc="csls penalties", unit="block"):
+        sims = A[s:s + step] @ B.T
+        rA[s:s + step] = sims.topk(ka, dim=1).values.mean(dim=1)
+        top = sims.topk(min(kb, sims.shape[0]), dim=0).values
+        col = torch.cat([col, top]).topk(kb, dim=0).values
+    return rA, col.mean(dim=0)
+
+
+def csls_mutual_nn(A, B, k=10, chunk=4096, progress=False):
+    """Mutual nearest neighbours under CSLS between the rows of A and B (unit-row torch tensors).
+
+    Returns an int64 numpy array [m, 2] of (row of A, row of B), sorted by the A row:
+    j is the CSLS-best row of B for A_i and i the CSLS-best row of A for B_j (ties: the
+    lower index).  Two blockwise passes over ``A @ B.T``; memory bounded by the block.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from . import cli
+    from .neighbors import _block_rows
+
+    na, nb = A.shape[0], B.shape[0]
+    if na == 0 or nb == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    rA, rB = csls_penalties(A, B, k, chunk, progress)
+    fwd = torch.empty(na, dtype=torch.int64, device=A.device)
+    best = torch.full((nb,), -float("inf"), device=A.device)
+    bwd = torch.zeros(nb, dtype=torch.int64, device=A.device)
+    step = _block_rows(chunk, nb)
+    for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
+                  desc="mutual neighbours", unit="block"):
+        sc = (A[s:s + step] @ B.T).mul_(2).sub_(rB[None, :]).sub_(rA[s:s + step, None])
+        fwd[s:s + step] = sc.argmax(dim=1)
+        v, i = sc.max(dim=0)
+        better = v > best                    # strictly: an earlier (lower) row keeps a tie
+        best = torch.where(better, v, best)
+        bwd = torch.where(better, i + s, bwd)
+    rows = torch.arange(na, device=A.device)
+    mutual = bwd[fwd] == rows
+    return torch.stack([rows[mutual], fwd[mutual]], dim=1).cpu().numpy().astype(np.int64)
+
+
+def _fit_pairs(S, T, weights, direction):
+    """The orthogonal map of ``direction`` fitted on a {(i, j): weight} dict (sorted pairs)."""
+    pairs = np.array(sorted(weights), dtype=np.int64).reshape(-1, 2)
+    w = np.array([weights[(int(i), int(j))] for i, j in pairs], dtype=np.float64)
+    Xs, Xt = np.asarray(S[pairs[:, 0]]), np.asarray(T[pairs[:, 1]])
+    return fit_orthogonal(Xt, Xs, w) if direction == "tgt2src" else fit_orthogonal(Xs, Xt, w)
+
+
+def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", forbidden=(), device="cpu",
+               chunk=4096, evaluate=None, progress=False):
+    """Self-learning orthogonal alignment: fit on the seed, then ``rounds`` times induce a
+    dictionary (CSLS mutual nearest neighbours among the first ``vocab`` rows of each side,
+    in the current space), add it to the seed and re-fit.  Stops early when the induced
+    dictionary is the same as in the round before.
+
+    S, T: the two spaces (already normalised as wanted; rows in frequency order).
+    seed: list of (i, j) pairs (weight 1) or a {(i, j): weight} dict; seed pairs are always
+    kept with their weight, induced pairs weigh 1.  forbidden: (i, j) pairs never induced
+    (and removed from the seed).  evaluate: optional ``f(S_aligned, T_aligned) -> dict``
+    called after the seed fit and after every round (for the log and the results).
+    Returns ``(S, T, W, history)``: the aligned float32 spaces (the reference side unchanged),
+    W (float64, applied to the moved side) and one dict per fit (round 0 = the seed alone).
+    """
+    import time
+
+    import torch
+
+    if rounds < 0 or vocab < 1 or csls_k < 1:
+        raise ValueError("rounds must be >= 0, vocab and csls_k >= 1")
+    if direction not in ("tgt2src", "src2tgt"):
+        raise ValueError(f"unknown direction {direction!r}")
+    forbidden = {(int(i), int(j)) for i, j in forbidden}
+    if isinstance(seed, dict):
+        weights = {(int(i), int(j)): float(w) for (i, j), w in seed.items()}
+    else:
+        weights = {(int(i), int(j)): 1.0 for i, j in seed}
+    weights = {p: w for p, w in weights.items() if p not in forbidden}
+    if not weights:
+        raise ClimeError("self-learning: no seed pair left to fit the map on")
+    S = np.asarray(S, dtype=np.float32)
+    T = np.asarray(T, dtype=np.float32)
+    ns, nt = min(vocab, len(S)), min(vocab, len(T))
+    A = _unit_tensor(S[:ns], device)
+    B = _unit_tensor(T[:nt], device)
+    history = []
+    W = _fit_pairs(S, T, weights, direction)
+    last = None
+
+    def record(r, induced, seconds):
+        h = {"round": r, "induced": induced, "pairs": len(fit_weights), "seconds": round(seconds, 3)}
+        if evaluate is not None:
+            h.update(evaluate(*_apply(S, T, W, direction)))
+        history.append(h)
+        log.info("self-learning round %d: %s induced pair(s), fitted on %d%s", r, "-" if induced is None else induced,
+                 h["pairs"], "".join(f", {k} {v:.3f}" for k, v in h.items() if k.startswith("p1_") and v is not None))
+
+    fit_weights = weights
+    record(0, None, 0.0)
+    for r in range(1, rounds + 1):
+        t0 = time.perf_counter()
+        Wt = torch.as_tensor(W, dtype=torch.float32, device=A.device)
+        if direction == "tgt2src":
+            pairs = csls_mutual_nn(A, B @ Wt, csls_k, chunk, progress)
+        else:
+            pairs = csls_mutual_nn(A @ Wt, B, csls_k, chunk, progress)
+        induced = {(int(i), int(j)) for i, j in pairs} - forbidden
+        if induced == last:
+            log.info("self-learning: the induced dictionary did not change in round %d; stopping", r)
+            history.append({"round": r, "induced": len(induced), "pairs": len(fit_weights), "converged": True,
+                            "seconds": round(time.perf_counter() - t0, 3)})
+            break
+        last = induced
+        fit_weights = dict(weights)
+        for p in induced:
+            fit_weights.setdefault(p, 1.0)
+        W = _fit_pairs(S, T, fit_weights, direction)
+        record(r, len(induced), time.perf_counter() - t0)
+    S_out, T_out = _apply(S, T, W, direction)
+    return S_out, T_out, W, history
+
+
+def _apply(S, T, W, direction):
+    """The aligned pair of spaces (float32): the moved side times W, the reference side as it is."""
+    Wf = W.astype(np.float32)
+    if direction == "tgt2src":
+        return S, (T @ Wf).astype(np.float32)
+    return (S @ Wf).astype(np.float32), T
+
+
+def round_evaluator(src_words, tgt_words, pairs, csls_k=10, device="cpu"):
+    """``f(S, T) -> {"p1_nn", "p1_csls"}`` on the word pairs, for :func:`self_learn`'s ``evaluate``."""
+    from .embeddings import Embeddings
+
+    src_index = {w: i for i, w in enumerate(src_words)}
+    tgt_index = {w: i for i, w in enumerate(tgt_words)}
+    rows = [(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index]
+
+    def evaluate(S, T):
+        src, tgt = Embeddings(S, src_words), Embeddings(T, tgt_words)
+        return {f"p1_{m}": float(translation_precision(src, tgt, rows, m, device=device, csls_k=csls_k))
+                for m in ("nn", "csls")}
+
+    return evaluate

@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import logging
+import math
 import os
 import random
 import sys
@@ -18,15 +19,81 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Shows defaults in --help and keeps the description's line breaks."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def make_parser(description, **kwargs):
-    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, **kwargs)
+    parser = Parser(description=description, formatter_class=HelpFormatter, **kwargs)
     return parser
+
+
+def _bounds_text(lo, hi, lo_open, hi_open):
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+    return " and ".join(parts)
+
+
+def check_number(value, name, kind=float, lo=None, hi=None, lo_open=False, hi_open=False):
+    """Return ``value`` if it is a finite ``kind`` (float or int) within the bounds,
+    else raise a ClimeError saying which (``name``: the option or key, for the message).
+    The check behind :func:`real` and :func:`integer`, also for values from a file."""
+    what = "an integer" if kind is int else "a finite number"
+    bounds = _bounds_text(lo, hi, lo_open, hi_open)
+    need = what + (f" {bounds}" if bounds else "")
+    ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ClimeError(f"{name} must be {need}, got {value!r}")
+    if kind is not int and not math.isfinite(value):
+        raise ClimeError(f"{name} must be {need}, got {value}")
+    if (lo is not None and (value <= lo if lo_open else value < lo)) or \
+            (hi is not None and (value >= hi if hi_open else value > hi)):
+        raise ClimeError(f"{name} must be {need}, got {value}")
+    return value
+
+
+def _number_type(kind, lo, hi, lo_open, hi_open):
+    def convert(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            value = text
+        try:
+            return check_number(value, "it", kind, lo, hi, lo_open, hi_open)
+        except ClimeError as err:
+            raise argparse.ArgumentTypeError(str(err).replace("it must", "must", 1)) from None
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def real(lo=None, hi=None, lo_open=False, hi_open=False):
+    """argparse ``type`` for a float option: refuses NaN, infinities and values out of
+    [lo, hi] (``lo_open``/``hi_open``: the bound itself is excluded)."""
+    return _number_type(float, lo, hi, lo_open, hi_open)
+
+
+def integer(lo=None, hi=None):
+    """argparse ``type`` for an integer option within [lo, hi]."""
+    return _number_type(int, lo, hi, False, False)
+
+
+POSITIVE = real(0, lo_open=True)        # > 0
+NON_NEGATIVE = real(0)                  # >= 0
+FRACTION = real(0, 1)                   # [0, 1]
+COSINE = real(-1, 1)                    # [-1, 1]
 
 
 def add_common(parser, seed=True):
     """Add --seed, --quiet and --verbose to a parser."""
     if seed:
-        parser.add_argument("--seed", type=int, default=0, help="random seed (results are deterministic for a fixed seed)")
+        parser.add_argument("--seed", type=integer(0, 2**63 - 1), default=0, help="random seed (results are deterministic for a fixed seed)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr, no progress bars")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from . import __version__, cli, cparse
 from .errors import ClimeError
-from .fileio import atomic_dir, atomic_open, require_file
+from .fileio import atomic_dir, atomic_open, load_json, require_file
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ class _Parser:
         cap = count if count is not None else 65536
         if size_hint:
             cap = min(cap, size_hint // (2 * dim) + 1)  # every value takes at least 2 bytes
-        cap = min(cap, 1 << 20)  # never trust a header with a giant allocation up front
+        cap = min(cap, 1 << 20, max(1, (256 << 20) // (4 * dim)))  # never trust a header with a giant allocation
         if max_words is not None:
             cap = min(cap, max_words)
         self.E = np.empty((max(cap, 1), dim), dtype=np.float32)
@@ -465,8 +465,8 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
         with fh:
             try:
                 first = fh.readline()
-            except (OSError, EOFError) as err:
-                raise ClimeError(f"cannot read ({err})", path) from None
+            except (OSError, EOFError, zlib.error) as err:
+                raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
             if not first.strip():
                 raise ClimeError("empty file" if not first else "first line is empty", path, 1)
             header = _parse_header(_decode(first, path, 1))
@@ -527,7 +527,10 @@ def _read_bin(path, max_words, lower, progress):
     ``dim`` little-endian float32 (an optional newline before the next word)."""
     fh = _open_binary(path)
     with fh:
-        first = fh.readline()
+        try:
+            first = fh.readline()
+        except (OSError, EOFError, zlib.error) as err:
+            raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
         if not first.strip():
             raise ClimeError("empty file", path, 1)
         header = _parse_header(first.decode("ascii", "replace"))
@@ -537,7 +540,7 @@ def _read_bin(path, max_words, lower, progress):
         if dim <= 0:
             raise ClimeError(f"header says dimension {dim}", path, 1)
         n = count if max_words is None else min(count, max_words)
-        E = np.empty((min(n, 1 << 20), dim), dtype=np.float32)
+        E = np.empty((max(1, min(n, 1 << 20, (256 << 20) // (4 * dim))), dim), dtype=np.float32)
         words, seen, dups = [], set(), 0
         row = 0
         nbytes = 4 * dim
@@ -634,6 +637,7 @@ def write_vec(path, words, vectors, precision=9, progress=True):
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ClimeError(f"matrix shape {vectors.shape} does not match {len(words)} words", path)
     _check_words_writable(words, path)
+    check_finite(vectors, words, path, "refusing to write: the matrix holds")
     fmt = " ".join([f"%.{precision}g"] * vectors.shape[1])
     step = 4096
     with atomic_open(path, "wb") as raw:
@@ -684,13 +688,40 @@ def normalize(E, mode="center-unit", inplace=False):
 
 # ---------------------------------------------------------------- directories
 
-def save_embeddings(directory, vectors, words, meta=None):
-    """Write an embedding directory atomically (replacing any old one)."""
+def first_non_finite(vectors, step=65536):
+    """Index of the first row of ``vectors`` holding a NaN or an infinity, or None.
+    Reads the matrix in row blocks (a memory-mapped file is not loaded whole)."""
+    for s in range(0, vectors.shape[0], step):
+        ok = np.isfinite(vectors[s:s + step]).all(axis=1)
+        if not ok.all():
+            return s + int(np.argmin(ok))
+    return None
+
+
+def check_finite(vectors, words, where, action="holds"):
+    """Raise a ClimeError naming ``where`` and the first word whose row is not finite."""
+    bad = first_non_finite(vectors)
+    if bad is not None:
+        word = words[bad] if bad < len(words) else "?"
+        n_bad = int((~np.isfinite(vectors).all(axis=1)).sum())
+        raise ClimeError(f"{action} a non-finite value (NaN or infinity) in the row of word {word!r} "
+                         f"(row {bad}; {n_bad} such row(s))", where)
+
+
+def save_embeddings(directory, vectors, words, meta=None, stage=None):
+    """Write an embedding directory atomically (replacing any old one).
+
+    With ``stage`` (a :class:`clime.fileio.Staging`) the directory is only staged:
+    it appears when the caller commits, together with its other outputs.
+    A matrix holding NaN or infinity is refused; nothing is written.  Returns the
+    directory that now holds the files (the staged temporary with ``stage``).
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ClimeError(f"matrix shape {vectors.shape} does not match {len(words)} words", directory)
     if len(set(words)) != len(words):
         raise ClimeError("the word list holds duplicates; an embedding directory needs one row per word", directory)
+    check_finite(vectors, words, directory, "refusing to write: the result holds")
     d = Path(directory)
     if d.exists() and not d.is_dir():
         raise ClimeError("exists and is not a directory; refusing to replace it", d)
@@ -698,17 +729,26 @@ def save_embeddings(directory, vectors, words, meta=None):
         raise ClimeError("exists and is not an embedding directory; refusing to replace it", d)
     full_meta = dict(meta or {})
     full_meta.update({"n_words": len(words), "dim": int(vectors.shape[1]), "clime_version": __version__})
-    with atomic_dir(directory) as tmp:
+    try:
+        meta_text = json.dumps(full_meta, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise ClimeError(f"refusing to write a non-finite number into meta.json ({err})", directory) from None
+    with contextlib.ExitStack() as stack:
+        tmp = stage.dir(directory) if stage is not None else stack.enter_context(atomic_dir(directory))
         np.save(tmp / "E.npy", vectors, allow_pickle=False)
         with open(tmp / "words.json", "w", encoding="utf-8") as fh:
             json.dump({w: i for i, w in enumerate(words)}, fh, ensure_ascii=False)
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
-            json.dump(full_meta, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
+            fh.write(meta_text)
+    return tmp if stage is not None else d
 
 
-def load_embeddings(directory, mmap=True):
-    """Read an embedding directory (``E.npy`` or the 2020 ``E.pt``, plus ``words.json``)."""
+def load_embeddings(directory, mmap=True, check=True):
+    """Read an embedding directory (``E.npy`` or the 2020 ``E.pt``, plus ``words.json``).
+
+    With ``check`` (the default) a matrix holding NaN or infinity is a ClimeError
+    naming the directory and the first such word (one pass over the matrix).
+    """
     d = Path(directory)
     if not d.is_dir():
         raise ClimeError("not an embedding directory (run binarize.py first)" if not d.exists()
@@ -716,15 +756,11 @@ def load_embeddings(directory, mmap=True):
     wpath = d / "words.json"
     if not wpath.exists():
         raise ClimeError("words.json is missing", d)
-    try:
-        with open(wpath, encoding="utf-8") as fh:
-            wobj = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ClimeError(f"not valid JSON ({err})", wpath) from None
+    wobj = load_json(wpath)
     if isinstance(wobj, dict):
         words = [None] * len(wobj)
         for w, i in wobj.items():
-            if not isinstance(i, int) or not 0 <= i < len(wobj) or words[i] is not None:
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(wobj) or words[i] is not None:
                 raise ClimeError(f"word {w!r} has a bad or repeated row {i!r}", wpath)
             words[i] = w
     elif isinstance(wobj, list) and all(isinstance(w, str) for w in wobj):
@@ -734,8 +770,9 @@ def load_embeddings(directory, mmap=True):
     if (d / "E.npy").exists():
         try:
             E = np.load(d / "E.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-        except ValueError as err:
-            raise ClimeError(f"cannot read matrix ({err})", d / "E.npy") from None
+        except (ValueError, OSError, EOFError) as err:
+            raise ClimeError(f"cannot read matrix ({str(err).splitlines()[0] if str(err) else type(err).__name__})",
+                             d / "E.npy") from None
     elif (d / "E.pt").exists():
         import torch
 
@@ -754,11 +791,11 @@ def load_embeddings(directory, mmap=True):
         E = E.astype(np.float32)
     meta = {}
     if (d / "meta.json").exists():
-        try:
-            with open(d / "meta.json", encoding="utf-8") as fh:
-                meta = json.load(fh)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ClimeError(f"not valid JSON ({err})", d / "meta.json") from None
+        meta = load_json(d / "meta.json", allow_nan=True)
+        if not isinstance(meta, dict):
+            raise ClimeError("expected a JSON object", d / "meta.json")
+    if check:
+        check_finite(E, words, d)
     return Embeddings(E, words, meta)
 
 

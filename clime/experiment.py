@@ -14,6 +14,11 @@ would run.  Work shared between conditions is done once and cached on disk:
 A finished step leaves a small stamp holding its command; a rerun with the
 same configuration reuses it, so an interrupted experiment resumes.
 
+Feedback starts from ``start``: the self-learned space (``selflearn``, default:
+``align.py --refine`` from the seed dictionary) or the seed-only Procrustes space
+(``procrustes``); every report also has a row for the other space (no annotator),
+and every delta is against the starting space.
+
 Conditions are written as ``+``-joined tokens: ``none`` (no update), an
 objective of update.py (``dot``, ``cosine``, ``hinge``, ``retrofit``), ``realign``
 (re-fit the cross-lingual map on the seed dictionary plus the accepted pairs;
@@ -137,6 +142,8 @@ class Config:
     noise: float = 0.0
     conditions: list = field(default_factory=lambda: ["none", "dot", "cosine", "hinge", "realign", "realign+cosine"])
     seed_sizes: list = field(default_factory=lambda: ["given"])
+    start: str = "selflearn"        # the space feedback starts from: "selflearn" (align.py --refine) or "procrustes"
+    refine: int = None              # align.py --refine rounds for the self-learned space (None: its default)
     dev_only: bool = False
     select_on_dev: bool = True      # test mode: train.py --dev DEV (dev mode never does: it evaluates there)
     train_args: list = field(default_factory=list)
@@ -160,6 +167,9 @@ class Config:
         unknown = sorted(set(d) - names - {"comment", "_comment"})
         if unknown:
             raise ClimeError(f"unknown configuration key(s): {', '.join(unknown)}", path)
+        for f in fields(cls):
+            if f.name in d:
+                _check_config_value(f, d[f.name], path)
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def check(self):
@@ -172,6 +182,8 @@ class Config:
                 raise ClimeError(f"unknown oracle {o!r} (dict, label)")
         for c in self.conditions:
             condition_args(c)
+        if self.start not in START_SPACES:
+            raise ClimeError(f"unknown start {self.start!r} ({', '.join(START_SPACES)})")
         if self.p1_words is not None and (isinstance(self.p1_words, bool) or not isinstance(self.p1_words, int)
                                           or self.p1_words < 0):
             raise ClimeError(f"p1_words must be a number >= 0 (0: no P@1) or null (all words), got {self.p1_words!r}")
@@ -187,14 +199,57 @@ class Config:
             needed["oracle dictionary"] = self.oracle_dict
         if "label" in self.oracles:
             needed["labelled target documents"] = self.tgt_labeled
-        if any("realign" in c for c in self.conditions) or any(s != "given" for s in self.seed_sizes):
-            needed["seed dictionary"] = self.seed_dict
+        needed["seed dictionary"] = self.seed_dict  # the self-learned space is fitted from it
         for what, p in needed.items():
             if not p:
                 raise ClimeError(f"the configuration needs the {what} file")
             if not Path(p).exists():
                 raise ClimeError(f"no such file ({what})", p)
 
+
+# configuration values: the element type of each list field, and the least value of each number
+_LIST_ITEMS = {"budgets": (int,), "seed_sizes": (int, str)}
+_LEAST = {"runs": 1, "epochs": 1, "train_runs": 1, "k": 1, "jobs": 1, "csls_k": 1, "budgets": 1, "seed": 0}
+
+
+def _check_config_value(f, value, path):
+    """A configuration value of the type (and range) of field ``f``, or a ClimeError
+    naming the key: a string where a number belongs would otherwise fail much later."""
+    from .cli import check_number
+
+    def bad(expected):
+        raise ClimeError(f"key {f.name!r} must be {expected}, found {json.dumps(value)[:80]}", path)
+
+    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool,
+                                                     "list": list}.get(str(f.type))
+    if value is None:
+        if kind in (str,) or f.default is None:
+            return
+        bad(f"a {kind.__name__}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            bad("true or false")
+    elif kind is str:
+        if not isinstance(value, str):
+            bad("a string")
+    elif kind in (int, float):
+        try:
+            check_number(value, f"key {f.name!r}", kind, lo=_LEAST.get(f.name, 0 if kind is float else None),
+                         hi=1 if f.name == "noise" else None)
+        except ClimeError as err:
+            raise ClimeError(err.detail, path) from None
+    elif kind is list:
+        items = _LIST_ITEMS.get(f.name, (str,))
+        if not isinstance(value, list) or not all(isinstance(v, items) and not isinstance(v, bool) for v in value):
+            bad("a list of " + " or ".join({int: "integers", str: "strings"}[t] for t in items))
+        least = _LEAST.get(f.name)
+        if least is not None and any(isinstance(v, int) and v < least for v in value):
+            bad(f"a list of integers >= {least}")
+
+
+START_SPACES = ("selflearn", "procrustes")
+# the row of the other starting space in every report (no annotator; Δ against the start)
+OTHER_SPACE = {"selflearn": "procrustes (seed only)", "procrustes": "selflearn (automatic)"}
 
 PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev", "tgt_unlabeled", "tgt_labeled",
                "categories", "seed_dict", "oracle_dict", "test_dict")
@@ -288,7 +343,7 @@ class Runner:
                 if old.get("cmd") == shown and old.get("code") == self.code:
                     self.record(stage, old.get("seconds", 0.0))
                     return old.get("seconds", 0.0)
-            except (json.JSONDecodeError, OSError):
+            except (ValueError, RecursionError, OSError, AttributeError):  # a damaged stamp: run again
                 pass
         stamp.parent.mkdir(parents=True, exist_ok=True)
         log.debug("%s: %s", stage, " ".join(shown))
@@ -318,7 +373,7 @@ def read_train_results(path):
         if f1 is None and r.get("runs"):
             f1 = float(np.mean([x.get("macro_f1", np.nan) for x in r["runs"]]))
         return {"accuracy": float(acc), "macro_f1": None if f1 is None else float(f1)}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (OSError, KeyError, TypeError, ValueError, RecursionError) as err:
         raise ClimeError(f"cannot read train.py results ({err})", path) from None
 
 
@@ -360,7 +415,7 @@ _P1_LOCK = threading.Lock()
 
 def word_translation(src_dir, tgt_dir, dict_path, csls_k=10, max_words=None):
     """Precision@1 (NN and CSLS) of translating the test dictionary's source words,
-    by ``clime.align.translation_precision`` (None where no pair is in the vocabularies).
+    by ``clime.align.translation_precisions`` (None where no pair is in the vocabularies).
     ``max_words``: None searches every target word, 0 skips P@1 (both None), N
     searches the first N target words only (pairs outside them are dropped).
     Cached per pair of directories (and their E.npy's size and time)."""
@@ -371,17 +426,15 @@ def word_translation(src_dir, tgt_dir, dict_path, csls_k=10, max_words=None):
     with _P1_LOCK:
         if key in _P1_CACHE:
             return _P1_CACHE[key]
-    from .align import read_dictionary, translation_precision
+    from .align import read_dictionary, translation_precisions
     from .embeddings import Embeddings, load_embeddings
 
     src, tgt = load_embeddings(src_dir), load_embeddings(tgt_dir)
     if max_words is not None and max_words < len(tgt):
         tgt = Embeddings(tgt.vectors[:max_words], list(tgt.words[:max_words]))
     pairs = read_dictionary(dict_path)
-    out = {}
-    for method in ("nn", "csls"):
-        p_at_1, n_queries = translation_precision(src, tgt, pairs, method, csls_k=csls_k)
-        out[method] = p_at_1 if n_queries else None
+    out = {m: (p_at_1 if n_queries else None)
+           for m, (p_at_1, n_queries) in translation_precisions(src, tgt, pairs, ("nn", "csls"), csls_k=csls_k).items()}
     with _P1_LOCK:
         _P1_CACHE[key] = out
     return out
@@ -443,11 +496,30 @@ class Experiment:
             self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq),
                                 "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]}
         self.label_docs = self.honest_label_docs() if "label" in cfg.oracles else None
+        for size, b in list(self.bases.items()):
+            self.bases[size] = self.starting_spaces(size, b)
         for size, b in self.bases.items():
-            t0 = time.perf_counter()
-            b["p1"] = word_translation(b["src"], b["tgt"], cfg.test_dict, cfg.csls_k, cfg.p1_words)
-            self.runner.record("word translation P@1", time.perf_counter() - t0)
-            log.info("seed size %s: word translation P@1 NN %.3f, CSLS %.3f", size, b["p1"]["nn"] or 0, b["p1"]["csls"] or 0)
+            for space in (b, b["other"]):
+                t0 = time.perf_counter()
+                space["p1"] = word_translation(space["src"], space["tgt"], cfg.test_dict, cfg.csls_k, cfg.p1_words)
+                self.runner.record("word translation P@1", time.perf_counter() - t0)
+            log.info("seed size %s: word translation P@1 NN %.3f, CSLS %.3f (start: %s; %s: %.3f, %.3f)", size,
+                     b["p1"]["nn"] or 0, b["p1"]["csls"] or 0, cfg.start, b["other"]["name"],
+                     b["other"]["p1"]["nn"] or 0, b["other"]["p1"]["csls"] or 0)
+
+    def starting_spaces(self, size, proc):
+        """The Procrustes space of a seed size and its self-learned version (align.py --refine from the
+        same seed pairs); returns the space feedback starts from, with the other one under "other"."""
+        d = self.work / "emb" / f"seed{size}_selflearn"
+        args = ["--src-emb", proc["src"], "--tgt-emb", proc["tgt"], "--dict", proc["seed_dict"],
+                "--out-src", d / "src", "--out-tgt", d / "tgt", "--csls-k", self.cfg.csls_k, "--min-pairs", 1, "-q"]
+        if self.cfg.refine is not None:
+            args += ["--refine", self.cfg.refine]
+        self.runner.script("align (self-learning)", "align.py", args, [d / "src" / "E.npy", d / "tgt" / "E.npy"],
+                           d / "align.stamp")
+        selflearn = dict(proc, src=d / "src", tgt=d / "tgt")
+        start, other = (selflearn, proc) if self.cfg.start == "selflearn" else (proc, selflearn)
+        return dict(start, other={"name": OTHER_SPACE[self.cfg.start], "src": other["src"], "tgt": other["tgt"]})
 
     def honest_label_docs(self):
         """The label oracle's target documents without any document of the evaluated split.
@@ -509,6 +581,11 @@ class Experiment:
                  [task / "setup.json"], d / "preprocess.stamp")
         keywords = _top_keywords(task / "setup.json", 10)
         recs = []
+        other = base["other"]
+        other_json = d / "other_space.json"
+        r.script("train (other space)", "train.py", self.train_args(other["src"], other["tgt"], model, seed, other_json),
+                 [other_json], d / "train_other.stamp")
+        other_result = read_train_results(other_json)
         for oracle in cfg.oracles:
             for budget in cfg.budgets:
                 fb = d / f"feedback_{oracle}_b{budget}.csv"
@@ -526,6 +603,12 @@ class Experiment:
                 r.script("simulate", "simulate.py", sim, [fb, stats_path], d / f"simulate_{oracle}_b{budget}.stamp")
                 oracle_counts = count_judgements(fb)
                 known = (_load_json(stats_path) or {}).get("keywords_known")
+                recs.append({"seed_size": size, "seed_pairs": base["pairs"], "model": model, "seed": seed,
+                             "oracle": oracle, "budget": int(budget), "condition": other["name"], "before": before,
+                             "p1_before": base["p1"], "keywords_top": keywords, **oracle_counts,
+                             "keywords_known": known, "oracle_keywords": oracle_counts["keywords"],
+                             "after": other_result, "p1_after": other["p1"], "judgements": 0, "added": 0,
+                             "accepted": 0})
                 for cond in cfg.conditions:
                     control, _ = condition_parts(cond)
                     feedback = fb
@@ -626,7 +709,8 @@ class Experiment:
         for rec in self.records:
             key = (rec["seed_size"], rec["model"], rec["oracle"], rec["budget"], rec["condition"])
             groups.setdefault(key, []).append(rec)
-        order = {c: i for i, c in enumerate(cfg.conditions)}
+        order = {c: i + 1 for i, c in enumerate(cfg.conditions)}
+        order[OTHER_SPACE[cfg.start]] = 0
         rows = []
         sizes = {str(x): i for i, x in enumerate(cfg.seed_sizes)}
         models = {m: i for i, m in enumerate(cfg.models)}
@@ -728,7 +812,7 @@ def _slug(cond):
 def _load_json(path):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # a missing or unreadable cache file is recomputed
         return None
 
 
@@ -769,6 +853,8 @@ def render_markdown(rep):
     lines += [f"{cfg['runs']} seeds (from {cfg['seed']}), train.py --runs {cfg['train_runs']} per training"
               + (f", --epochs {cfg['epochs']}" if cfg.get("epochs") else "")
               + f"; k = {cfg['k']} neighbours per language; noise {cfg['noise']}.",
+              f"Feedback starts from the **{cfg.get('start', 'procrustes')}** space (\"before\" and the `none` row); "
+              f"the `{OTHER_SPACE[cfg.get('start', 'procrustes')]}` row is the other automatic space, no annotator.",
               "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = after − before, paired by seed, "
               "with its 95% t confidence interval; P@1 = word-translation precision@1 on "
               f"`{cfg['test_dict']}` (nearest neighbour / CSLS), mean over seeds; "

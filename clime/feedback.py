@@ -108,7 +108,7 @@ def parse_list(cell, path=None, line=None, column=None):
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         try:
             value = json.loads(cell)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError, MemoryError):  # bad syntax, too deep, a huge integer
             raise ClimeError(f"column {column}: cannot read list {cell[:60]!r}", path, line) from None
     if isinstance(value, tuple):
         value = list(value)

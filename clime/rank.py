@@ -38,7 +38,7 @@ def document_frequency(token_lists):
     """word -> number of documents that contain it."""
     df = Counter()
     for toks in token_lists:
-        df.update(set(toks))
+        df.update(list(dict.fromkeys(toks)))  # distinct tokens in text order (a set's order varies between runs)
     return df
 
 

@@ -41,7 +41,6 @@ probability p; ``budget`` judges only the first K keywords.  Everything is
 deterministic for a fixed seed.
 """
 
-import json
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -51,6 +50,7 @@ import numpy as np
 
 from .errors import ClimeError
 from .feedback import FeedbackRow, write_feedback
+from .fileio import load_json
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def class_profiles(docs, n_classes=None):
     for d in docs:
         c = cidx[d["label"]]
         size[c] += 1
-        for w in set(d["text"]):
+        for w in dict.fromkeys(d["text"]):  # distinct, in text order (not a set's hash order)
             df[w][c] += 1
     profiles, counts = {}, {}
     for w, v in df.items():
@@ -287,10 +287,7 @@ def load_setup(task_dir):
     path = Path(task_dir) / "setup.json"
     if not path.exists():
         raise ClimeError("no such file (run preprocess_ui.py first)", path)
-    try:
-        setup = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ClimeError(f"not valid JSON ({err})", path) from None
+    setup = load_json(path)
     kws = setup.get("keywords") if isinstance(setup, dict) else None
     if not isinstance(kws, list):
         raise ClimeError("missing list 'keywords'", path)
@@ -310,10 +307,10 @@ def load_vocab(task_dir, name="vocab_tgt.json"):
     path = Path(task_dir) / name
     if not path.exists():
         return None
+    data = load_json(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         return {row[0] if isinstance(row, list) else row for row in data}
-    except (json.JSONDecodeError, UnicodeDecodeError, IndexError, TypeError) as err:
+    except (IndexError, TypeError) as err:
         raise ClimeError(f"cannot read vocabulary ({err})", path) from None
 
 

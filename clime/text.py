@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 
 from .errors import ClimeError
-from .fileio import atomic_open, require_file
+from .fileio import atomic_open, parse_json, require_file
 
 # letters/digits with inner apostrophes | one punctuation mark | a run of underscores
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_+", re.UNICODE)
@@ -103,10 +103,7 @@ def read_docs(path, labeled=True, max_lines=None, lang=None):
                 raise ClimeError(f"invalid UTF-8 ({err.reason})", path, lineno) from None
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ClimeError(f"not valid JSON ({err.msg} at column {err.colno})", path, lineno) from None
+            obj = parse_json(line, path, lineno)
             if not isinstance(obj, dict):
                 raise ClimeError("expected a JSON object", path, lineno)
             if "text" not in obj:

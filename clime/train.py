@@ -450,10 +450,13 @@ def load_checkpoint(path, device="cpu"):
 
     path = Path(path)
     require_file(path, "a model checkpoint (train.py --output)")
+    if path.stat().st_size == 0:
+        raise ClimeError("empty file (0 bytes), not a CLIME model checkpoint", path)
     try:
         ck = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ClimeError(f"not a CLIME model checkpoint ({str(err).splitlines()[0][:200]})", path) from None
+        why = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise ClimeError(f"not a CLIME model checkpoint ({why})", path) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "state_dict" not in ck:
         raise ClimeError("not a CLIME model checkpoint (written by train.py --output)", path)
     if ck.get("model_type") not in MODEL_TYPES:

@@ -7,10 +7,12 @@ Three steps, each optional except the first:
    Several annotators vote per (keyword, word, language): the majority wins and
    ties are dropped.
 2. **Realign** (``--realign``).  The orthogonal map between the current source
-   and target spaces is fitted again (``clime.align.fit_orthogonal``) on the
-   seed dictionary plus the accepted cross-lingual pairs (keyword, accepted
-   target word), with the rejected pairs taken out of the seed, and applied to
-   the whole target space.  Source rows never change in this step.
+   and target spaces is fitted again on the seed dictionary plus the accepted
+   cross-lingual pairs (keyword, accepted target word), with the rejected pairs
+   taken out of the seed, by the self-learning of ``align.py --refine``
+   (``clime.align.self_learn``: the seed and accepted pairs stay fixed in every
+   round, rejected pairs are never induced; ``refine=0`` is one Procrustes fit),
+   and applied to the whole target space.  Source rows never change in this step.
 3. **Local objective.**  Only the *touched* rows (keywords and judged words,
    both languages stacked in one parameter tensor) move, by Adam on
 
@@ -37,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from . import cli
-from .align import fit_orthogonal, read_dictionary
+from .align import DEFAULT_REFINE, fit_orthogonal, read_dictionary, self_learn
 from .errors import ClimeError
 from .feedback import read_feedback
 from .neighbors import resolve_device, topk
@@ -88,10 +90,12 @@ def row_votes(row):
     """
     votes = {}
     for lang, pos, neg, new in ((SRC, row.pos1, row.neg1, row.new1), (TGT, row.pos2, row.neg2, row.new2)):
-        rejected = {w.strip() for w in neg if w.strip()}
+        # in the order of the cell (a set's order would depend on PYTHONHASHSEED, and so would the result)
+        rejected = list(dict.fromkeys(w.strip() for w in neg if w.strip()))
+        rejected_set = set(rejected)
         for w in list(pos) + list(new):
             w = w.strip()
-            if w and w not in rejected:
+            if w and w not in rejected_set:
                 votes[(w, lang)] = 1
         for w in rejected:
             votes[(w, lang)] = -1
@@ -559,12 +563,16 @@ def substitute_seed(src_words, S, tgt_words, T, threshold=0.5, max_words=20000, 
     return sorted(pairs), {"identical": n_ident, "mutual_nn": n_mnn}
 
 
-def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0):
+def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0, refine=0, refine_vocab=20000, csls_k=10,
+            device="cpu", progress=False):
     """Refit the orthogonal map target -> source and apply it to the whole target space.
 
     seed_pairs, accepted, rejected: lists of (source row, target row).  Rejected
     pairs are removed from the seed and never added; accepted pairs get weight
     ``feedback_weight`` (a seed pair weighs 1; a pair in both keeps the larger).
+    With ``refine`` > 0 the fit is the self-learning of ``align.py --refine``
+    (:func:`clime.align.self_learn`) seeded by these weighted pairs: they stay in
+    every round, and no rejected pair is ever induced.
     Returns the rotated target matrix (float32), W, and counts.
     """
     rejected = set(map(tuple, rejected))
@@ -584,14 +592,19 @@ def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0):
         weights[p] = max(weights.get(p, 0.0), float(feedback_weight))
     if not weights:
         raise ClimeError("realign: no pair left to fit the map on")
+    info = {"pairs": len(weights), "seed_removed_as_rejected": removed, "feedback_added": added,
+            "feedback_weight": float(feedback_weight), "refine": int(refine)}
+    if refine > 0:
+        _, T_new, W, history = self_learn(S, T, weights, refine, vocab=refine_vocab, csls_k=csls_k,
+                                          forbidden=rejected, device=device, progress=progress)
+        info.update(rounds=history, pairs_final=history[-1]["pairs"])
+        return T_new, W, info
     pairs = np.array(sorted(weights), dtype=np.int64)
     w = np.array([weights[tuple(p)] for p in pairs], dtype=np.float64)
     W = fit_orthogonal(np.asarray(T[pairs[:, 1]]), np.asarray(S[pairs[:, 0]]), w)
     T_new = np.empty(T.shape, dtype=np.float32)
     for s in range(0, len(T), 65536):      # in blocks, so a large vocabulary needs no float64 copy
         T_new[s:s + 65536] = np.asarray(T[s:s + 65536], dtype=np.float64) @ W
-    info = {"pairs": len(pairs), "seed_removed_as_rejected": removed, "feedback_added": added,
-            "feedback_weight": float(feedback_weight)}
     return T_new, W, info
 
 
@@ -604,6 +617,9 @@ class UpdateConfig:
     realign: bool = False
     seed_dict: str = None
     feedback_weight: float = 1.0
+    refine: int = DEFAULT_REFINE        # self-learning rounds of --realign (0 = one Procrustes fit)
+    refine_vocab: int = 20000
+    csls_k: int = 10
     mnn_threshold: float = 0.5
     mnn_max_words: int = 20000
     propagate: bool = False
@@ -646,9 +662,12 @@ def update(src, tgt, judgements, cfg, strict=False):
                      "neighbour(s) with cosine >= %g", counts["identical"], counts["mutual_nn"], cfg.mnn_threshold)
             report["seed_source"] = f"substitute: {counts['identical']} identical strings + " \
                                     f"{counts['mutual_nn']} mutual nearest neighbours (cos >= {cfg.mnn_threshold})"
-        T, _, rinfo = realign(S, T, seed, problem.cross_accepted, problem.cross_rejected, cfg.feedback_weight)
-        log.info("realign: fitted on %d pair(s) (%d accepted pair(s) added, %d rejected seed pair(s) removed)",
-                 rinfo["pairs"], rinfo["feedback_added"], rinfo["seed_removed_as_rejected"])
+        T, _, rinfo = realign(S, T, seed, problem.cross_accepted, problem.cross_rejected, cfg.feedback_weight,
+                              cfg.refine, cfg.refine_vocab, cfg.csls_k, cfg.local.device, cfg.local.progress)
+        log.info("realign: fitted on %d pair(s) (%d accepted pair(s) added, %d rejected seed pair(s) removed)%s",
+                 rinfo["pairs"], rinfo["feedback_added"], rinfo["seed_removed_as_rejected"],
+                 f"; self-learning: {rinfo['pairs_final']} pair(s) after {len(rinfo['rounds']) - 1} round(s)"
+                 if cfg.refine > 0 else "")
         report["realign"] = rinfo
     if cfg.run_local:
         if cfg.local.objective == "dot":

@@ -245,3 +245,143 @@ def test_fit_orthogonal_underdetermined_is_canonical():
     Q = _rotation(12, 4)  # same problem in a rotated basis: the same map, rotated
     W2 = al.fit_orthogonal(X @ Q, Y @ Q)
     np.testing.assert_allclose(W2, Q.T @ W @ Q, atol=1e-5)
+
+
+# ------------------------------------------------------------------ self-learning
+
+def _noisy_rotated(n=400, d=24, seed=0, noise=0.08):
+    """A source space and a noisy rotation of it: a few seed pairs fit the map poorly, many fit it well."""
+    rng = np.random.default_rng(seed)
+    S = normalize(rng.standard_normal((n, d)).astype(np.float32), "center-unit")
+    R = _rotation(d, seed + 1)
+    T = ((S + noise * rng.standard_normal(S.shape).astype(np.float32)) @ R.T).astype(np.float32)
+    return S, T, R
+
+
+def test_self_learning_recovers_a_rotation_from_a_small_seed():
+    S, T, R = _noisy_rotated()
+    src = Embeddings(S, [f"s{i}" for i in range(len(S))])
+    seed = [(i, i) for i in range(12)]                 # fewer pairs than dimensions: Procrustes is far off
+    test = [(i, i) for i in range(100, 400)]
+
+    def p1(Sa, Ta):
+        return float(al.translation_precision(src, Embeddings(Ta, [f"t{i}" for i in range(len(T))]), test, "nn"))
+
+    _, T0, _ = al.align(S, T, seed)
+    S1, T1, W, hist = al.align(S, T, seed, refine=10, vocab=400, csls_k=5)
+    assert p1(S, T0) < 0.5
+    assert p1(S1, T1) >= 0.95
+    np.testing.assert_array_equal(S1, S)               # tgt2src: the source side is untouched
+    assert hist[0]["round"] == 0 and hist[0]["induced"] is None and len(hist) >= 2
+    assert all(h["induced"] > 0 for h in hist[1:])
+    # same inputs, same bytes
+    _, T2, W2, hist2 = al.align(S, T, seed, refine=10, vocab=400, csls_k=5)
+    assert T2.tobytes() == T1.tobytes() and W2.tobytes() == W.tobytes()
+    assert [h["induced"] for h in hist2] == [h["induced"] for h in hist]
+
+
+def test_self_learning_stops_early_and_keeps_seed_and_forbidden():
+    S, T, R = _noisy_rotated(noise=0.02)
+    seed = {(i, i): 1.0 for i in range(30)}
+    seed[(200, 201)] = 5.0                             # a wrong seed pair, heavily weighted: kept anyway
+    forbidden = [(i, i) for i in range(300, 320)]      # right pairs the annotator rejected: never induced
+    induced = []
+    real = al._fit_pairs
+
+    def spy(S_, T_, weights, direction):
+        induced.append(dict(weights))
+        return real(S_, T_, weights, direction)
+
+    import clime.align as mod
+    mod._fit_pairs, old = spy, mod._fit_pairs
+    try:
+        _, _, _, hist = al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden)
+    finally:
+        mod._fit_pairs = old
+    assert hist[-1].get("converged") and len(hist) < 21     # early stop: the dictionary stopped changing
+    for weights in induced:
+        assert weights[(200, 201)] == 5.0 and all(weights[(i, i)] == 1.0 for i in range(30))
+        assert not set(weights) & set(forbidden)
+    assert len(induced[-1]) > 300                      # most words were induced
+
+
+def test_csls_mutual_nn_matches_dense():
+    import torch
+
+    rng = np.random.default_rng(3)
+    A = torch.nn.functional.normalize(torch.as_tensor(rng.standard_normal((70, 8)), dtype=torch.float32), dim=1)
+    B = torch.nn.functional.normalize(torch.as_tensor(rng.standard_normal((90, 8)), dtype=torch.float32), dim=1)
+    C = (A @ B.T).numpy().astype(np.float64)
+    rA = np.sort(C, axis=1)[:, -4:].mean(1)
+    rB = np.sort(C, axis=0)[-4:, :].mean(0)
+    sc = 2 * C - rA[:, None] - rB[None, :]
+    fwd, bwd = sc.argmax(1), sc.argmax(0)
+    dense = [(i, fwd[i]) for i in range(70) if bwd[fwd[i]] == i]
+    for chunk in (7, 4096):                            # tiny blocks and one block: the same answer
+        pa, pb = al.csls_penalties(A, B, 4, chunk=chunk)
+        np.testing.assert_allclose(pa.numpy(), rA, atol=1e-5)
+        np.testing.assert_allclose(pb.numpy(), rB, atol=1e-5)
+        assert [tuple(p) for p in al.csls_mutual_nn(A, B, 4, chunk=chunk)] == dense
+
+
+def test_align_cli_refine(space, run):
+    tmp, S, T, R, train, test = space
+    Tn = T + 0.05 * np.random.default_rng(5).standard_normal(T.shape).astype(np.float32)
+    save_embeddings(tmp / "tgtn", Tn, [f"t{i}" for i in range(len(T))])
+    few = _write_dict(tmp / "few.tsv", [(f"s{i}", f"t{i}") for i in range(7)])
+    common = ["--src-emb", tmp / "src", "--tgt-emb", tmp / "tgtn", "--dict", few, "--eval-dict", test,
+              "--min-pairs", 5]
+    res = run(*common, "--out-src", tmp / "a", "--out-tgt", tmp / "b", "--refine", 0, "--results", tmp / "r0.json")
+    assert res.returncode == 0, res.stderr
+    r0 = json.loads((tmp / "r0.json").read_text())
+    res = run(*common, "--out-src", tmp / "c", "--out-tgt", tmp / "d", "--refine", 8, "--refine-vocab", 300,
+              "--csls-k", 5, "--results", tmp / "r.json")
+    assert res.returncode == 0, res.stderr
+    r = json.loads((tmp / "r.json").read_text())
+    assert r0["p1_nn"] < 0.6 and r["p1_nn"] >= 0.95
+    fits = [h for h in r["rounds"] if not h.get("converged")]
+    assert r["refine"] == 8 and fits[0]["round"] == 0 and fits[-1]["p1_nn"] == pytest.approx(r["p1_nn"])
+    assert r["rounds"][0]["p1_nn"] == pytest.approx(r0["p1_nn"])
+    assert r["n_pairs_final"] > 200
+    # --refine 0 is exactly plain Procrustes (the same bytes as align() of before)
+    _, T0, _ = al.align(S, Tn, [(i, i) for i in range(7)])
+    assert load_embeddings(tmp / "b").vectors.tobytes() == T0.tobytes()
+    # same seed, same bytes
+    res = run(*common, "--out-src", tmp / "e", "--out-tgt", tmp / "f", "--refine", 8, "--refine-vocab", 300,
+              "--csls-k", 5)
+    assert (tmp / "f" / "E.npy").read_bytes() == (tmp / "d" / "E.npy").read_bytes()
+    # combines with --iter-norm
+    res = run(*common, "--out-src", tmp / "g", "--out-tgt", tmp / "h", "--refine", 8, "--refine-vocab", 300,
+              "--iter-norm", 2, "--csls-k", 5, "--results", tmp / "ri.json")
+    assert res.returncode == 0 and json.loads((tmp / "ri.json").read_text())["p1_nn"] >= 0.95
+
+
+@pytest.mark.parametrize("bad, what", [(("--refine", "-1"), "--refine: must be an integer >= 0"),
+                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1")])
+def test_align_cli_refine_bad_values(space, bad, what):
+    tmp, S, T, R, train, test = space
+    res = _subprocess("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--out-src", tmp / "a",
+                      "--out-tgt", tmp / "b", *bad)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and what in lines[0] and "Traceback" not in res.stderr
+    assert not (tmp / "a").exists() and not (tmp / "b").exists()
+
+
+@pytest.mark.parametrize("margin, chunk", [(1, 7), (4, 4096)])
+def test_csls_top1_matches_dense(margin, chunk):
+    """The pruned search (exact penalties only where they can matter) equals the dense CSLS argmax."""
+    import torch
+
+    rng = np.random.default_rng(4)
+    S = rng.standard_normal((150, 6)).astype(np.float32)
+    B = (S[rng.integers(0, 150, 200)] + 0.7 * rng.standard_normal((200, 6))).astype(np.float32)
+    q = np.sort(rng.choice(150, 40, replace=False))
+    Sn, Bn = S / np.linalg.norm(S, axis=1, keepdims=True), B / np.linalg.norm(B, axis=1, keepdims=True)
+    C = Bn.astype(np.float64) @ Sn.T.astype(np.float64)
+    rB = np.sort(C, axis=1)[:, -10:].mean(1)
+    dense_csls = (2 * C.T[q] - rB[None, :]).argmax(1)
+    dense_nn = C.T[q].argmax(1)
+    T = lambda x: torch.as_tensor(x)  # noqa: E731
+    nn, cs = al.csls_top1(T(Sn[q]), T(Bn), T(Sn), 10, chunk=chunk, margin=margin)
+    assert (nn == dense_nn).all() and (cs == dense_csls).all()

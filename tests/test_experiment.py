@@ -144,8 +144,11 @@ def test_experiment_end_to_end(tmp_path):
     rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
     md = (tmp_path / "results" / "report.md").read_text(encoding="utf-8")
     assert rep["split"] == "test"
-    # one row per oracle x budget x condition, each over 2 seeds
-    assert len(rep["rows"]) == 4
+    # one row per oracle x budget x condition, each over 2 seeds, plus the Procrustes-space row
+    # (feedback starts from the self-learned space by default)
+    assert rep["config"]["start"] == "selflearn"
+    assert rep["rows"][0]["condition"] == "procrustes (seed only)"
+    assert len(rep["rows"]) == 5
     for row in rep["rows"]:
         assert row["n"] == 2 and row["seeds"] == [0, 1]
         for f in ("accuracy_before_mean", "accuracy_before_std", "accuracy_after_mean", "accuracy_after_std",
@@ -157,9 +160,12 @@ def test_experiment_end_to_end(tmp_path):
         assert d["lo"] <= d["mean"] <= d["hi"]
         if row["condition"] == "none":
             assert d["mean"] == 0 and row["judgements_mean"] == 0
+        if row["condition"].startswith("procrustes"):   # the seed-only space: its P@1 is not the start's
+            assert row["judgements_mean"] == 0 and row["p1_nn_after"] != row["p1_nn_before"]
     judged = [r for r in rep["rows"] if r["condition"] == "realign"]
     assert judged[0]["judgements_mean"] > 0 and judged[0]["budget"] == 3
-    for stage in ("train (before)", "rank", "preprocess", "simulate", "update", "train (after)", "word translation P@1"):
+    for stage in ("train (before)", "rank", "preprocess", "simulate", "update", "train (after)", "word translation P@1",
+                  "align (self-learning)", "train (other space)"):
         assert stage in rep["times"], stage
     assert "Δ accuracy [95% CI]" in md and "| realign |" in md
     # the controls feed exactly as many accepted pairs as the oracle did, seed by seed
@@ -188,6 +194,14 @@ def test_bad_config(tmp_path):
                         "--src-emb", str(tmp_path), "--tgt-emb", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "cosin" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_start_space_option(tmp_path):
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    with pytest.raises(ClimeError, match="unknown start 'muse'"):
+        ex.Config.from_dict(dict(conf, start="muse")).check()
+    ex.Config.from_dict(dict(conf, start="procrustes")).check()
+    assert ex.Config().start == "selflearn" and ex.OTHER_SPACE["procrustes"].startswith("selflearn")
 
 
 def test_label_oracle_never_sees_the_evaluated_split(tmp_path):

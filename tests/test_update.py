@@ -241,6 +241,31 @@ def test_realign_recovers_rotation_and_never_adds_rejected_pairs():
     assert np.allclose(W @ W.T, np.eye(10), atol=1e-10)
 
 
+def test_realign_self_learning_keeps_feedback_and_never_induces_rejected(monkeypatch):
+    import clime.align as al
+
+    rng = np.random.default_rng(1)
+    S = unit(rng.standard_normal((300, 12)))
+    T = S @ rotation(12, 2) + 0.005 * rng.standard_normal((300, 12))
+    seed = [(0, 0), (1, 1), (2, 2), (3, 3)]                           # too few for 12 dimensions
+    accepted = [(i, i) for i in range(10, 16)] + [(20, 21)]            # (20, 21): an odd accepted pair
+    rejected = [(i, i) for i in range(100, 110)]                       # right pairs, rejected anyway
+    fits = []
+    real = al._fit_pairs
+    monkeypatch.setattr(al, "_fit_pairs", lambda *a: fits.append(dict(a[2])) or real(*a))
+    T_new, W, info = up.realign(S, T, seed, accepted, rejected, feedback_weight=3.0, refine=10, refine_vocab=300,
+                                csls_k=5)
+    assert len(fits) >= 2 and info["refine"] == 10 and info["pairs_final"] > 250
+    for weights in fits:
+        assert all(weights[p] == 1.0 for p in seed) and all(weights[p] == 3.0 for p in accepted)
+        assert not set(weights) & set(rejected)
+    T0, _, _ = up.realign(S, T, seed, accepted, rejected, feedback_weight=3.0)     # refine=0: one fit
+    near = lambda X: float(np.mean(np.argmax(unit(X) @ unit(S).T, axis=1) == np.arange(300)))  # noqa: E731
+    assert near(T0) < 0.8 and near(T_new) > 0.9
+    T2, _, _ = up.realign(S, T, seed, accepted, rejected, feedback_weight=3.0, refine=10, refine_vocab=300, csls_k=5)
+    assert T2.tobytes() == T_new.tobytes()
+
+
 def write_dir(path, E, words):
     save_embeddings(path, E.astype(np.float32), words)
     return str(path)
