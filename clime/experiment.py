@@ -626,7 +626,7 @@ class Experiment:
                            "keywords_known": known, "oracle_keywords": oracle_counts["keywords"]}
                     uargs = condition_args(cond)
                     if uargs is None:
-                        rec.update(after=before, p1_after=base["p1"], judgements=0, added=0)
+                        rec.update(after=before, p1_after=base["p1"], judgements=0, added=0, accepted=0)
                         recs.append(rec)
                         continue
                     cdir = d / f"{oracle}_b{budget}_{_slug(cond)}"
