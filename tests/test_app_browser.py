@@ -239,7 +239,7 @@ def test_annotator_plays_through(server, browser):
     page.wait_for_url(f"{base}/demo/alice/done")
     assert "Thank you" in page.content()
     assert page.locator("#sum-keywords").text_content().strip() == "2"
-    path = server["tmp"] / "feedbacks" / "demo_alice.csv"
+    path = server["tmp"] / "feedbacks" / "demo" / "alice.csv"
     rows = read_feedback(path)
     assert [r.keyword for r in rows] == ["hospital", "match", "election", XSS_IMG]
     h = rows[0]
