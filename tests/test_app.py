@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 import app as app_script
+from clime.errors import ClimeError
 from clime.feedback import read_feedback
 from clime.webapp import create_app, load_secret_key
 from clime.webapp.db import Annotator, Event, Judgement, KeywordState
@@ -414,7 +415,7 @@ def test_export_cli(env, capsys):
     assert app_script.main(["export", "--task", "demo", "--merged", "--out", str(out / "m.csv")] + base) == 0
     merged = read_feedback(out / "m.csv")
     assert [(r.keyword, r.extra["user"]) for r in merged] == [("hospital", "alice"), ("hospital", "bob")]
-    assert (out / "m.csv").read_text().splitlines()[0].endswith(",new1,new2,user")
+    assert (out / "m.csv").read_text().splitlines()[0].endswith(",new1,new2,skipped,comment,user")
     # default locations
     assert app_script.main(["export", "--task", "demo", "--feedbacks", str(out / "d")] + base) == 0
     assert (out / "d" / "demo" / "alice.csv").exists()
@@ -428,6 +429,35 @@ def test_export_cli(env, capsys):
     with pytest.raises(SystemExit) as e:
         app_script.cli.run(app_script.main, ["export", "--task", "../x"] + base)
     assert e.value.code == 2
+
+
+def test_merged_export_is_merged_by_majority_in_update(env):
+    """update.py counts each annotator of a merged export as one voter (as for one file each),
+    not the file as one annotator whose last row per keyword wins."""
+    from clime import update as up
+
+    _two_users(env["app"])
+    c = Annot(env["app"], user="carol")
+    c.ok("start")
+    for w, m in {"doctor": "neg", "nurse": "neg", "football": "neg", "clinic": "neg"}.items():
+        c.mark(1, "src", w, m)
+    out = env["tmp"] / "fb"
+    base = ["--db", env["db"], "--ui-data", str(env["ui"]), "-q"]
+    assert app_script.main(["export", "--task", "demo", "--merged", "--out", str(out / "m.csv")] + base) == 0
+    assert app_script.main(["export", "--task", "demo", "--out", str(out / "each")] + base) == 0
+    merged = up.load_feedback([out / "m.csv"])
+    each = up.load_feedback(sorted((out / "each").glob("*.csv")))
+    assert merged.accepted == each.accepted and merged.rejected == each.rejected and merged.ties == each.ties
+    acc, rej = set(merged.accepted["hospital"]), set(merged.rejected["hospital"])
+    assert ("doctor", up.SRC) in acc          # alice, bob pos; carol neg: 2 to 1
+    assert ("nurse", up.SRC) in rej           # alice pos; bob, carol neg
+    assert ("clinic", up.SRC) not in acc | rej and merged.ties >= 1   # alice pos, carol neg: a tie
+    assert ("santé", up.TGT) in acc           # bob's added word, nobody against
+    # an empty user cell is refused with its line
+    text = (out / "m.csv").read_text().splitlines()
+    (out / "bad.csv").write_text("\n".join(text[:2] + [text[2].rsplit(",", 1)[0] + ","]) + "\n")
+    with pytest.raises(ClimeError, match=r"bad\.csv:3: empty 'user' cell"):
+        up.load_feedback([out / "bad.csv"])
 
 
 def test_stats_cli(env, capsys):

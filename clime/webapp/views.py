@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import ClimeError
 from . import access, state
 from .access import owner_only, public
-from .export import feedback_path, feedback_rows, merged_rows, write_user_feedback
+from .export import MERGED_FIELDS, USER_FIELDS, feedback_path, feedback_rows, merged_rows, write_user_feedback
 from .stats import task_stats, user_summary
 from .taskdata import LANGS, MAX_WORD_LEN, valid_task, valid_user
 from ..feedback import write_feedback
@@ -222,7 +222,7 @@ def feedback_download(task, user):
     with _ext()["Session"]() as s:
         ann = _saved_annotator(s, task, user)
         rows = feedback_rows(s, ann, t)
-    return _csv_response(rows, f"{task}_{user}.csv")
+    return _csv_response(rows, f"{task}_{user}.csv", extra_fields=USER_FIELDS)
 
 
 @owner_only
@@ -231,7 +231,7 @@ def task_feedback_download(task):
     t = load_task(task)
     with _ext()["Session"]() as s:
         rows, _users = merged_rows(s, task, t)
-    return _csv_response(rows, f"{task}.merged.csv", extra_fields=("user",))
+    return _csv_response(rows, f"{task}.merged.csv", extra_fields=MERGED_FIELDS)
 
 
 @owner_only
