@@ -341,7 +341,7 @@ def test_finish_writes_feedback_and_summary(env):
     res = a.ok("finish", {"page": 3})
     assert res["url"] == "/demo/alice/done" and res["written"] is True
     path = env["tmp"] / "feedbacks" / "demo" / "alice.csv"
-    assert path.read_text().splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2"
+    assert path.read_text().splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2,skipped,comment"
     rows = read_feedback(path)
     assert [r.keyword for r in rows] == ["hospital", "match", "election"]  # page 4, 5 never opened
     h = rows[0]
