@@ -13,7 +13,7 @@ from clime.errors import ClimeError
 from clime.feedback import read_feedback
 from clime.webapp import create_app, load_secret_key
 from clime.webapp.db import Annotator, Event, Judgement, KeywordState
-from clime.webapp.stats import agreement, cohen_kappa, time_per_keyword
+from clime.webapp.stats import agreement, cohen_kappa, krippendorff_alpha, time_per_keyword
 from clime.webapp.taskdata import TaskCache
 from clime.webapp.testdata import KEYWORDS, XSS_CAT, XSS_IMG, XSS_SCRIPT, write_demo_task
 
@@ -476,6 +476,83 @@ def test_stats_cli(env, capsys):
     assert app_script.main(["stats", "--task", "demo"] + base) == 0
     out = capsys.readouterr().out
     assert "alice" in out and "kappa" in out and "agreement 0.67" in out
+
+
+def test_krippendorff_alpha_hand_computed():
+    # items: [pos pos neg], [pos pos], [neg neg neg], [pos] (one label: not pairable)
+    # coincidences: o(pos,pos) = 1 + 2 = 3, o(pos,neg) = o(neg,pos) = 1, o(neg,neg) = 3;
+    # n_pos = n_neg = 4, n = 8: alpha = 1 - 7 * 2 / (4*4 + 4*4) = 0.5625
+    alpha, items = krippendorff_alpha([["pos", "pos", "neg"], ["pos", "pos"], ["neg"] * 3, ["pos"]])
+    assert items == 3 and alpha == pytest.approx(0.5625)
+    assert krippendorff_alpha([["pos", "pos"], ["neg", "neg"]]) == (1.0, 2)
+    assert krippendorff_alpha([["pos", "pos"], ["pos"]]) == (None, 1)   # one value only: undefined
+    assert krippendorff_alpha([]) == (None, 0)
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 coders, 12 units,
+    # missing values, nominal alpha = 0.743
+    n = None
+    coders = [[1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n], [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
+              [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n], [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n]]
+    alpha, items = krippendorff_alpha([[x for x in unit if x is not None] for unit in zip(*coders)])
+    assert items == 11 and round(alpha, 3) == 0.743
+    # two annotators, no missing data: alpha is close to (and below) Cohen's kappa
+    ag = agreement({"u": {1: "pos", 2: "neg", 3: "pos", 4: "neg"}, "v": {1: "pos", 2: "neg", 3: "neg", 4: "neg"}})
+    assert ag["alpha"]["items"] == 4 and ag["alpha"]["annotators"] == 2
+    assert ag["alpha"]["alpha"] == pytest.approx(1 - 7 * 2 / (2 * 3 * 5))
+
+
+def _cells(html, attr, key):
+    row = re.search(rf'<tr data-{attr}="{re.escape(key)}">(.*?)</tr>', html, re.S).group(1)
+    return dict(re.findall(r'<td data-k="([a-z_]+)">([^<]*)</td>', row))
+
+
+def test_owner_page_equals_stats(env, capsys):
+    a, b = _two_users(env["app"])
+    a.ok("view", {"page": 2})
+    a.ok("skip", {"page": 2})
+    a.ok("comment", {"page": 1, "text": "nurse: depends on the context"})
+    c = env["app"].test_client()
+    r = c.get("/owner/demo")
+    assert r.status_code == 200
+    assert app_script.main(["stats", "--task", "demo", "--json", "--db", env["db"], "-q"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    for u in st["users"]:
+        cells = _cells(r.text, "user", u["user"])
+        for k in ("keywords_done", "keywords_skipped", "keywords_opened", "judgements", "similar",
+                  "not_similar", "added", "comments"):
+            assert int(cells[k]) == u[k], (u["user"], k)
+        assert cells["minutes"] == f"{u['minutes']:.1f}"
+        assert cells["mean_seconds_per_keyword"] == f"{u['mean_seconds_per_keyword']:.1f}"
+        assert cells["last_activity"] == u["last_activity"].replace("T", " ").replace("+00:00", "")
+    users = {u["user"]: u for u in st["users"]}
+    assert users["alice"]["keywords_skipped"] == 1 and users["alice"]["comments"] == 1
+    pair = _cells(r.text, "pair", "alice/bob")
+    assert int(pair["common"]) == 3 and pair["agreement"] == "0.67"
+    assert pair["kappa"] == f"{st['agreement']['pairs'][0]['kappa']:.2f}"
+    alpha = re.search(r'<strong data-k="alpha">([^<]*)</strong>', r.text).group(1)
+    assert alpha == f"{st['agreement']['alpha']['alpha']:.3f}"
+    # the download buttons work
+    for href in re.findall(r'href="([^"]+)"[^>]* download', r.text):
+        d = c.get(href)
+        assert d.status_code == 200 and len(d.data) > 0, href
+    assert c.get("/owner/nosuchtask").status_code == 404
+    assert c.get("/owner/..").status_code in (400, 404)
+
+
+def test_owner_page_needs_the_owner_token_in_team_mode(env):
+    from clime.webapp.access import new_token
+
+    cfg = dict(env["cfg"], ACCESS="team")
+    application = create_app(cfg)
+    with application.extensions["clime"]["Session"]() as s, s.begin():
+        annot = new_token(s, "annotator", "demo", "alice")
+        owner = new_token(s, "owner")
+    c = application.test_client()
+    assert c.get("/owner/demo").status_code == 403
+    assert c.get(f"/demo/alice?token={annot}").status_code == 302
+    assert c.get("/owner/demo").status_code == 403          # an annotator is not the owner
+    o = application.test_client()
+    assert o.get(f"/owner/demo?token={owner}").status_code == 302
+    assert o.get("/owner/demo").status_code == 200
 
 
 # ---------------------------------------------------------------- configuration
