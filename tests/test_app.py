@@ -478,6 +478,105 @@ def test_stats_cli(env, capsys):
     assert "alice" in out and "kappa" in out and "agreement 0.67" in out
 
 
+def _marks(application, user="alice"):
+    with application.extensions["clime"]["Session"]() as s:
+        ann = s.scalars(select(Annotator).where(Annotator.user == user)).one()
+        return {(j.keyword, j.lang, j.word): (j.mark, bool(j.added))
+                for j in s.scalars(select(Judgement).where(Judgement.annotator_id == ann.id))}
+
+
+def test_undo_redo_across_words_and_pages(env):
+    application = env["app"]
+    a = Annot(application)
+    a.ok("start")
+    assert a.post("undo").status_code == 409 and a.post("redo").status_code == 409
+    a.mark(1, "src", "doctor", "pos")
+    a.mark(1, "src", "doctor", "neg")
+    a.ok("add", {"page": 1, "lang": "tgt", "word": "santé"})
+    a.ok("next", {"page": 1})
+    a.mark(2, "src", "game", "pos")
+    a.ok("skip", {"page": 3})
+    steps = []
+    for _ in range(5):
+        steps.append(a.ok("undo")["changed"])
+    assert [c["undone"] for c in steps] == ["skip", "mark", "add", "mark", "mark"]
+    assert steps[0]["page"] == 3 and steps[0]["keyword_state"] == "open" and steps[0]["url"] == "/demo/alice/3"
+    assert steps[1] == dict(steps[1], page=2, word="game", exists=False, mark=None)  # never marked before
+    assert steps[2]["word"] == "santé" and steps[2]["exists"] is False
+    assert steps[3]["mark"] == "pos" and steps[4]["mark"] is None
+    assert a.post("undo").status_code == 409
+    assert _marks(application) == {}
+    # redo in order; the page data shows the state; a new action drops the rest
+    r = a.ok("redo")
+    assert r["changed"]["mark"] == "pos" and r["progress"]["redo"] == 4 and r["progress"]["undo"] == 1
+    a.ok("redo")
+    assert a.page_data(1)["rows"]["src"][0] == {"word": "doctor", "mark": "neg", "added": False}
+    a.mark(1, "src", "nurse", "pos")
+    assert a.post("redo").status_code == 409
+    assert a.ok("undo")["changed"]["word"] == "nurse"
+    assert a.ok("undo")["changed"]["mark"] == "pos"     # back through the redone steps
+    with application.extensions["clime"]["Session"]() as s:
+        actions = [e.action for e in s.scalars(select(Event).order_by(Event.id))]
+    assert actions.count("undo") == 7 and actions.count("redo") == 2   # each step saved as an event
+    # the undo history survives a new app on the same database (a restart)
+    b = Annot(create_app(env["cfg"]))
+    u = b.ok("undo")["changed"]
+    assert (u["word"], u["exists"], u["mark"]) == ("doctor", False, None)
+    assert _marks(application) == {}
+    assert b.ok("redo")["changed"]["mark"] == "pos"
+    assert _marks(application) == {("hospital", "src", "doctor"): ("pos", False)}
+
+
+def test_skip_and_comment_saved_exported_counted(env, capsys):
+    a = Annot(env["app"])
+    a.ok("start")
+    r = a.ok("skip", {"page": 2})
+    assert r["next"] == "/demo/alice/3" and r["progress"]["skipped"] == 1
+    assert r["progress"]["remaining"] == len(KEYWORDS) - 1
+    assert a.ok("skip", {"page": len(KEYWORDS)})["next"] is None
+    a.ok("next", {"page": len(KEYWORDS)})   # judged after all: no longer skipped
+    text = "nurse: only in the medical sense; =cmd|' /C calc'!A0"
+    assert a.ok("comment", {"page": 1, "text": "  " + text + "  "})["text"] == text
+    d = a.page_data(2)
+    assert d["skipped"] is True and d["progress"] == dict(d["progress"], done=1, skipped=1, remaining=len(KEYWORDS) - 2)
+    assert a.page_data(1)["comment"] == text
+    for bad in ({"page": 1, "text": 5}, {"page": 1, "text": "x" * 2001}, {"page": 1, "text": "a\x1bb"},
+                {"page": 99, "text": "x"}, {"page": 1}):
+        assert a.post("comment", bad).status_code == 400, bad
+    out = env["tmp"] / "fb.csv"
+    assert app_script.main(["export", "--task", "demo", "--user", "alice", "--out", str(out),
+                            "--db", env["db"], "--ui-data", str(env["ui"]), "-q"]) == 0
+    rows = {r.keyword: r for r in read_feedback(out)}
+    assert rows["hospital"].extra["comment"] == text and rows["match"].extra["skipped"] == "yes"
+    assert rows[KEYWORDS[-1][0]].extra["skipped"] == ""
+    assert "=cmd" not in [line.split(",")[-1][:4] for line in out.read_text().splitlines()]  # neutralised
+    assert app_script.main(["stats", "--task", "demo", "--json", "--db", env["db"], "-q"]) == 0
+    u = json.loads(capsys.readouterr().out)["users"][0]
+    assert u["keywords_skipped"] == 1 and u["comments"] == 1
+    # the keyword page shows the comment (escaped) and the skipped state
+    assert '<p id="skipped-note" class="skipnote" >' in a.c.get("/demo/alice/2").text
+    assert '<p id="skipped-note" class="skipnote" hidden>' in a.c.get("/demo/alice/1").text
+    assert "nurse: only in the medical sense; =cmd|&#39; /C calc&#39;!A0</textarea>" in a.c.get("/demo/alice/1").text
+    # finishing on a skipped keyword leaves it skipped (not counted twice)
+    a.ok("skip", {"page": 3})
+    a.ok("finish", {"page": 3})
+    d = a.page_data(3)
+    assert d["skipped"] is True and d["kwDone"] is False and d["progress"]["skipped"] == 2
+
+
+def test_autocomplete_leaves_out_words_on_the_page(env):
+    c = Annot(env["app"])
+    c.ok("start")
+    everything = c.c.get("/api/demo/complete?lang=tgt&q=h").get_json()["words"]
+    assert "hôpital" in everything
+    r = c.c.get("/api/demo/complete?lang=tgt&q=h&page=1").get_json()["words"]
+    assert "hôpital" not in r and r == [w for w in everything if w != "hôpital"]
+    assert "hospital" not in c.c.get("/api/demo/complete?lang=src&q=hos&page=1").get_json()["words"]  # the keyword
+    assert "health" not in c.c.get("/api/demo/complete?lang=src&q=hea&shown=health").get_json()["words"]
+    assert c.c.get("/api/demo/complete?lang=src&q=h&page=99").status_code == 400
+    assert c.c.get("/api/demo/complete?lang=src&q=h&page=x").status_code == 400
+
+
 def test_krippendorff_alpha_hand_computed():
     # items: [pos pos neg], [pos pos], [neg neg neg], [pos] (one label: not pairable)
     # coincidences: o(pos,pos) = 1 + 2 = 3, o(pos,neg) = o(neg,pos) = 1, o(neg,neg) = 3;

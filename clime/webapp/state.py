@@ -264,7 +264,8 @@ def finish(s, task, user, page=None, keyword=None):
     ann = touch_annotator(s, task, user, ts)
     if keyword is not None:
         ks = _keyword_state(s, ann, keyword, ts)
-        ks.done = True
+        if not ks.skipped:  # finishing on a skipped keyword leaves it skipped
+            ks.done = True
     ann.finished = ts
     _event(s, ann, ts, "finish", page=page, keyword=keyword)
 

@@ -7,7 +7,8 @@ Pages (GET, never change anything):
   /<task>/<user>/done             thank-you page with a summary
   /<task>/<user>/feedback.csv     the user's feedback file, made from the database
   /api/<task>/contexts?lang=&word=    concordance of a word (JSON)
-  /api/<task>/complete?lang=&q=       autocomplete from the task's vocabulary (JSON)
+  /api/<task>/complete?lang=&q=[&page=N][&shown=w...]   autocomplete from the task's vocabulary,
+                                  without the words on page N and the ``shown`` ones (JSON)
   /owner/<task>                   the owner's overview: progress, time, agreement, downloads (owner)
   /api/<task>/stats               progress and agreement of every user (JSON; owner)
   /api/<task>/feedback.csv        the feedback of every user, merged (owner)
@@ -181,7 +182,7 @@ def keyword_page(task, user, page):
     data = {
         "task": task, "user": user, "page": page, "pages": len(t), "keyword": kw["word"],
         "langs": {"src": t.src_lang, "tgt": t.tgt_lang}, "rows": rows, "done": done,
-        "progress": prog, "skipped": info["skipped"], "comment": info["comment"],
+        "progress": prog, "skipped": info["skipped"], "kwDone": info["done"], "comment": info["comment"],
         "maxComment": state.MAX_COMMENT,
         "urls": {
             "api": url_for("api_action", task=task, user=user, action="start").rsplit("/", 1)[0] + "/",
@@ -281,7 +282,18 @@ def api_complete(task):
         limit = min(max(int(request.args.get("limit", 10)), 1), 50)
     except ValueError:
         abort(400, "'limit' must be a number")
-    return jsonify(words=t.complete(lang, q.strip(), limit=limit))
+    shown = set()
+    if request.args.get("page") is not None:  # leave out the words already on that page
+        try:
+            kw = t.keyword(int(request.args["page"]))
+        except ValueError:
+            kw = None
+        if kw is None:
+            abort(400, f"unknown page (1 to {len(t)})")
+        shown = set(kw[lang]) | ({kw["word"]} if lang == "src" else set())
+    shown |= set(request.args.getlist("shown")[:200])  # e.g. the words added there
+    words = [w for w in t.complete(lang, q.strip(), limit=limit + len(shown)) if w not in shown]
+    return jsonify(words=words[:limit])
 
 
 ACTIONS = ("start", "view", "next", "back", "mark", "add", "remove", "skip", "comment", "undo", "redo", "finish")
