@@ -106,41 +106,10 @@ def serve(argv):
         else:
             log.info("task %s: open %s/%s/<your_id>", t, base, t)
     log.info("serving host names: %s; %s mode", ", ".join(hosts), "team" if args.team else "local")
-    return run_server(app, args.host, args.port, threads=args.threads, timeout=args.timeout,
-                      connection_limit=args.connection_limit, base=base)
+    from clime.webapp import server
 
-
-def run_server(app, host, port, threads=8, timeout=30, connection_limit=100, base=None):
-    """Serve ``app`` with waitress until Ctrl-C/SIGTERM, holding a server lease in the database."""
-    import signal
-
-    from waitress.server import create_server
-
-    from clime.webapp.lease import Lease
-
-    try:
-        server = create_server(app, host=host, port=port, threads=threads, channel_timeout=timeout,
-                               cleanup_interval=max(1, min(30, timeout // 2)), connection_limit=connection_limit,
-                               max_request_body_size=1 << 20, max_request_header_size=64 << 10,
-                               ident="clime", expose_tracebacks=False, clear_untrusted_proxy_headers=True)
-    except OSError as err:
-        raise ClimeError(f"cannot listen on {host}:{port} ({err.strerror or err})") from None
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under load
-
-    def stop(_signum, _frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    lease = Lease(app.extensions["clime"]["Session"], base or f"{host}:{port}").start()
-    log.info("CLIME annotation app on %s/ (Ctrl-C stops it)", base or f"http://{host}:{port}")
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        lease.stop()
-    return 0
+    return server.run(app, args.host, args.port, base=base, threads=args.threads, timeout=args.timeout,
+                      connection_limit=args.connection_limit)
 
 
 def invite_cmd(argv):

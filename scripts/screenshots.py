@@ -9,7 +9,6 @@ exists (else a small synthetic task), and drives Debian's /usr/bin/chromium with
 import argparse
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ def main():
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
+    from clime.webapp.server import Background
 
     tmp = Path(tempfile.mkdtemp(prefix="clime_shots_"))
     ui, task = ROOT / "ui_data", args.task
@@ -34,9 +33,8 @@ def main():
         ui, task = tmp / "ui_data", "demo"
         write_demo_task(ui, task, hostile=False)
     app = create_app({"UI_DATA": str(ui), "INSTANCE_PATH": str(tmp / "instance"), "FEEDBACK_DIR": str(tmp / "fb")})
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_port}"
+    srv = Background(app)
+    base = srv.url
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
