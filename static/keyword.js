@@ -12,6 +12,10 @@
   const panel = document.getElementById("ctx-panel");
   let sel = 1; // index into items(): 0 is the keyword, then src rows, then tgt rows
   let navigating = false;
+  // done / skipped / remaining keywords and the undo / redo steps the server holds
+  const prog = Object.assign({ done: data.done, skipped: 0, remaining: 0, undo: 0, redo: 0 }, data.progress);
+  let skipped = !!data.skipped;
+  const UNDOABLE = ["mark", "add", "remove", "skip"];
 
   /* ---------- saving: one ordered queue ---------- */
   const queue = [];
@@ -62,6 +66,7 @@
         item.reject(new CLIME.ApiError(lastError, r.status));
       } else {
         lastError = "";
+        if (UNDOABLE.includes(item.action)) { prog.undo += 1; prog.redo = 0; paintProgress(); }
         item.resolve(r.body);
       }
     }
@@ -364,8 +369,6 @@
   }
 
   /* ---------- progress, finish confirmation ---------- */
-  const prog = Object.assign({ done: data.done, skipped: 0, remaining: 0, undo: 0, redo: 0 }, data.progress);
-  let skipped = !!data.skipped;
 
   function paintProgress() {
     document.getElementById("undo").disabled = !prog.undo;
