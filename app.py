@@ -6,6 +6,7 @@
   python app.py invite --owner                                                     the owner's link (team mode)
   python app.py export --task T [--user U] [--out FILE] [--merged]                 write feedback CSVs
   python app.py stats --task T                                                     progress and agreement
+  python app.py db upgrade|current|history [--db URL]                              the database schema
 
 Annotators open http://HOST:PORT/<task>/<user_id> (local mode) or the link that
 `invite` printed for them (--team).  The server is waitress (bounded thread pool,
@@ -217,7 +218,42 @@ def stats_cmd(argv):
     return 0
 
 
-COMMANDS = {"export": export_cmd, "stats": stats_cmd, "invite": invite_cmd}
+def db_cmd(argv):
+    p = cli.make_parser("The database schema: 'upgrade' it to this version of CLIME (rows are kept), "
+                        "show its 'current' revision, or the 'history' of revisions.")
+    p.add_argument("what", choices=("upgrade", "current", "history"), help="what to do")
+    _add_db(p)
+    args = cli.parse(p, argv, seed=False)
+    from clime.webapp import default_database_url
+    from clime.webapp import schema
+    from clime.webapp.db import make_engine
+
+    if args.what == "history":
+        for rev, doc in schema.revisions():
+            print(f"{rev}  {doc}")
+        return 0
+    from sqlalchemy.exc import DatabaseError
+
+    engine = make_engine(args.db or default_database_url(args.instance), prepare_schema=False)
+    try:
+        if args.what == "current":
+            with engine.connect() as conn:
+                rev = schema.current(conn)
+            print(rev or "empty", "(newest)" if rev == schema.head() else f"(newest is {schema.head()})")
+            return 0
+        before, after = schema.upgrade(engine)
+    except DatabaseError as err:
+        raise ClimeError(f"database {engine.url.render_as_string(hide_password=True)}: {err.orig}") from None
+    finally:
+        engine.dispose()
+    if before == after:
+        log.info("the database is already at the newest schema revision %s", after)
+    else:
+        log.info("upgraded the database from %s to %s", before or "empty", after)
+    return 0
+
+
+COMMANDS = {"export": export_cmd, "stats": stats_cmd, "invite": invite_cmd, "db": db_cmd}
 
 
 def main(argv=None):

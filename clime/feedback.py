@@ -4,7 +4,9 @@ Header ``keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2``; ``1`` is the source
 language, ``2`` the target.  List cells are Python list literals of words
 (``['hospital', 'nurses']``); JSON arrays are accepted on reading.  Cells are
 parsed with ``ast.literal_eval`` / ``json.loads``, never ``eval``.
-Extra trailing columns (e.g. ``user`` in a merged export) are kept.
+Extra trailing columns are kept: the app writes ``skipped`` (``yes`` for a keyword the
+annotator passed over) and ``comment`` (free text), and a merged export ends with ``user``
+(``by_annotator`` splits such a file into one voter per annotator).
 
 Text cells (keyword, timestamp, extra columns) are written so that a spreadsheet or a
 terminal cannot run them, and read back to the same text (``safe_cell``/``read_cell``):
@@ -166,3 +168,31 @@ def write_feedback(path, rows, extra_fields=(), private=False):
             w.writerow([safe_cell(d["keyword"]), safe_cell(d.get("timestamp", ""))]
                        + [format_list(d.get(f, [])) for f in LIST_FIELDS]
                        + [safe_cell(d.get(x, "")) for x in extra_fields])
+
+
+USER_FIELD = "user"
+
+
+def by_annotator(path, rows):
+    """Split the rows of one feedback file into one list per annotator.
+
+    A merged export (``app.py export --merged``) has a ``user`` column: its rows are
+    grouped by that cell, in order of first appearance, so that each annotator counts
+    as one voter.  A file without that column is one annotator.  Returns
+    ``[(user or None, rows)]``; an empty ``user`` cell is an error naming the line.
+    """
+    if not rows or USER_FIELD not in rows[0].extra:
+        return [(None, rows)]
+    groups = {}
+    for r in rows:
+        user = r.extra.get(USER_FIELD, "").strip()
+        if not user:
+            raise ClimeError(f"empty '{USER_FIELD}' cell in a merged feedback file", path, r.line)
+        groups.setdefault(user, []).append(r)
+    return list(groups.items())
+
+
+def is_skipped(row):
+    """True for the row of a keyword the annotator skipped (column ``skipped`` = yes)."""
+    return row.extra.get("skipped", "").strip().lower() in ("yes", "true", "1")
+

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from . import cli
 from .align import DEFAULT_REFINE, fit_orthogonal, read_dictionary, self_learn
 from .errors import ClimeError
-from .feedback import read_feedback
+from .feedback import by_annotator, is_skipped, read_feedback
 from .neighbors import resolve_device, topk
 
 log = logging.getLogger(__name__)
@@ -135,13 +135,21 @@ def merge_feedback(files, n_keywords=None):
 
 
 def load_feedback(paths, n_keywords=None):
-    """Read and merge feedback CSVs; a file without any row is an error."""
+    """Read and merge feedback CSVs; a file without any row is an error.
+
+    A merged export (a ``user`` column) counts as one voter per annotator in it; rows of
+    skipped keywords carry no judgement and are left out.
+    """
     files = []
     for p in paths:
         rows = read_feedback(p)
         if not rows:
             raise ClimeError("no usable row: the file holds only its header", p, 1)
-        files.append((p, rows))
+        groups = by_annotator(p, rows)
+        if len(groups) > 1 or groups[0][0] is not None:
+            log.info("%s: a merged file of %d annotator(s), each one voter", p, len(groups))
+        for _user, group in groups:
+            files.append((p, [r for r in group if not is_skipped(r)]))
     j = merge_feedback(files, n_keywords)
     if j.ties:
         log.info("%d judgement(s) dropped: the annotators were split evenly", j.ties)

@@ -12,6 +12,10 @@
   const panel = document.getElementById("ctx-panel");
   let sel = 1; // index into items(): 0 is the keyword, then src rows, then tgt rows
   let navigating = false;
+  // done / skipped / remaining keywords and the undo / redo steps the server holds
+  const prog = Object.assign({ done: data.done, skipped: 0, remaining: 0, undo: 0, redo: 0 }, data.progress);
+  let skipped = !!data.skipped;
+  const UNDOABLE = ["mark", "add", "remove", "skip"];
 
   /* ---------- saving: one ordered queue ---------- */
   const queue = [];
@@ -62,6 +66,7 @@
         item.reject(new CLIME.ApiError(lastError, r.status));
       } else {
         lastError = "";
+        if (UNDOABLE.includes(item.action)) { prog.undo += 1; prog.redo = 0; paintProgress(); }
         item.resolve(r.body);
       }
     }
@@ -308,12 +313,16 @@
       if (!q) { hide(); return; }
       let js;
       try {
-        js = await getJSON(data.urls.complete + "?lang=" + lang + "&q=" + encodeURIComponent(q));
+        const added = rows[lang].filter((r) => r.added).map((r) => "&shown=" + encodeURIComponent(r.word));
+        js = await getJSON(data.urls.complete + "?lang=" + lang + "&page=" + data.page + "&q=" +
+                           encodeURIComponent(q) + added.join(""));
       } catch (e) {
         return;
       }
       if (my !== seq) return;
-      words = js.words || [];
+      const onPage = new Set(rows[lang].map((r) => r.word));
+      if (lang === "src") onPage.add(data.keyword);
+      words = (js.words || []).filter((w) => !onPage.has(w)); // never offer a word already shown
       active = words.length ? 0 : -1;
       draw();
     }
@@ -359,12 +368,153 @@
     }
   }
 
-  const next = () => (data.page < data.pages ? go("next", data.urls.page + (data.page + 1)) : go("finish"));
+  /* ---------- progress, finish confirmation ---------- */
+
+  function paintProgress() {
+    document.getElementById("undo").disabled = !prog.undo;
+    document.getElementById("redo").disabled = !prog.redo;
+    document.getElementById("skipped-note").hidden = !skipped;
+  }
+
+  function setProgress(p) {
+    if (p) Object.assign(prog, p);
+    paintProgress();
+  }
+
+  /* keywords that stay neither done nor skipped if the annotator finishes here (Finish
+     counts this page as done) */
+  function leftAfterFinish() {
+    return Math.max(0, prog.remaining - (skipped || data.kwDone ? 0 : 1));
+  }
+
+  const dialog = document.getElementById("finish-dialog");
+  function confirmFinish() {
+    const left = leftAfterFinish();
+    if (left <= 0 || typeof dialog.showModal !== "function") return Promise.resolve(true);
+    document.getElementById("finish-text").textContent = left === 1
+      ? "1 keyword is still neither done nor skipped. Finish anyway?"
+      : left + " keywords are still neither done nor skipped. Finish anyway?";
+    return new Promise((resolve) => {
+      const yes = document.getElementById("finish-yes");
+      const no = document.getElementById("finish-no");
+      const done = (answer) => {
+        yes.removeEventListener("click", onYes);
+        no.removeEventListener("click", onNo);
+        dialog.removeEventListener("cancel", onNo);
+        dialog.close();
+        resolve(answer);
+      };
+      const onYes = () => done(true);
+      const onNo = (e) => { if (e) e.preventDefault(); done(false); };
+      yes.addEventListener("click", onYes);
+      no.addEventListener("click", onNo);
+      dialog.addEventListener("cancel", onNo);
+      dialog.showModal();
+      no.focus();
+    });
+  }
+
+  async function finishFlow() {
+    if (navigating || dialog.open) return;
+    if (await confirmFinish()) go("finish");
+  }
+
+  const next = () => (data.page < data.pages ? go("next", data.urls.page + (data.page + 1)) : finishFlow());
   const back = () => { if (data.page > 1) go("back", data.urls.page + (data.page - 1)); };
-  const finish = () => go("finish");
+  const finish = () => finishFlow();
+
+  async function skipKeyword() {
+    if (navigating) return;
+    let res;
+    try {
+      res = await send("skip", { page: data.page });
+    } catch (e) {
+      return;
+    }
+    skipped = true;
+    setProgress(res.progress);
+    if (res.next) {
+      navigating = true;
+      location.href = res.next;
+    } else {
+      finishFlow();
+    }
+  }
+
+  /* ---------- undo / redo: server-side history, across words and pages ---------- */
+  function applyChange(c) {
+    if (c.page !== data.page) {
+      if (c.url) { navigating = true; location.href = c.url; }
+      return;
+    }
+    if (c.keyword_state !== undefined) {
+      skipped = c.keyword_state === "skip";
+      return;
+    }
+    const list = rows[c.lang];
+    if (!list) return;
+    let row = list.find((r) => r.word === c.word);
+    if (!c.exists) {
+      if (row && row.added) list.splice(list.indexOf(row), 1);
+      else if (row) row.mark = null;
+    } else if (!row) {
+      row = { word: c.word, mark: c.mark, added: c.added };
+      list.push(row);
+    } else {
+      row.mark = c.mark;
+      row.added = c.added;
+    }
+    const keep = sel;
+    render();
+    sel = keep;
+    if (row && list.includes(row)) select(c.lang, row);
+    paintSelection(true);
+  }
+
+  async function history(action) {
+    if (navigating) return;
+    if (action === "undo" ? !prog.undo : !prog.redo) return;
+    let res;
+    try {
+      res = await send(action, {});
+    } catch (e) {
+      return;
+    }
+    setProgress(res.progress);
+    applyChange(res.changed);
+    paintProgress();
+  }
+
+  /* ---------- comment: saved as the annotator types ---------- */
+  const commentBox = document.getElementById("comment");
+  const commentStatus = document.getElementById("comment-status");
+  let commentSaved = commentBox.value.trim();
+  let commentTimer = null;
+  function saveComment() {
+    clearTimeout(commentTimer);
+    const text = commentBox.value.trim();
+    if (text === commentSaved) return;
+    commentSaved = text;
+    commentStatus.textContent = "Saving…";
+    send("comment", { page: data.page, text }).then(
+      () => { commentStatus.textContent = text ? "Comment saved" : "Comment removed"; },
+      (e) => { commentStatus.textContent = "Not saved: " + e.message; commentSaved = null; });
+  }
+  commentBox.addEventListener("input", () => {
+    clearTimeout(commentTimer);
+    commentTimer = setTimeout(saveComment, 600);
+  });
+  commentBox.addEventListener("blur", saveComment);
+  commentBox.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); saveComment(); commentBox.blur(); paintSelection(true); }
+  });
+  window.addEventListener("pagehide", saveComment);
   document.getElementById("next").addEventListener("click", next);
   document.getElementById("back").addEventListener("click", back);
   document.getElementById("finish").addEventListener("click", finish);
+  document.getElementById("skip").addEventListener("click", skipKeyword);
+  document.getElementById("undo").addEventListener("click", () => history("undo"));
+  document.getElementById("redo").addEventListener("click", () => history("redo"));
   document.getElementById("keyword").addEventListener("click", () => {
     sel = 0; paintSelection(false); showContexts("src", data.keyword);
   });
@@ -372,9 +522,15 @@
 
   /* ---------- keyboard ---------- */
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) {
+    const inText = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !inText && (e.key === "z" || e.key === "Z" || e.key === "y")) {
+      e.preventDefault(); // in a text box Ctrl+Z stays the box's own undo
+      history(e.key === "y" || e.shiftKey ? "redo" : "undo");
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || dialog.open) return;
+    if (inText) {
       return; // keys do nothing while a text box has focus (Esc is handled by the box)
     }
     const it = current();
@@ -394,6 +550,7 @@
       case "n": next(); break;
       case "p": back(); break;
       case "f": finish(); break;
+      case "s": skipKeyword(); break;
       case "Escape": closeContexts(); break;
       default: handled = false;
     }
@@ -401,6 +558,7 @@
   });
 
   LANGS.forEach(setupAdd);
+  paintProgress();
   render();
   if (!rows.src.length && !rows.tgt.length) sel = 0;
   paintSelection(true);

@@ -18,5 +18,5 @@
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && document.activeElement === document.body) btn.click();
   });
-  btn.focus();
+  btn.focus({ preventScroll: true }); // the greeting stays in view under the top bar
 })();

@@ -9,21 +9,22 @@ import pytest
 from sqlalchemy import func, select, text
 
 import app as app_script
+from clime.errors import ClimeError
 from clime.feedback import read_feedback
 from clime.webapp import create_app, load_secret_key
 from clime.webapp.db import Annotator, Event, Judgement, KeywordState
-from clime.webapp.stats import agreement, cohen_kappa, time_per_keyword
+from clime.webapp.stats import agreement, cohen_kappa, krippendorff_alpha, time_per_keyword
 from clime.webapp.taskdata import TaskCache
 from clime.webapp.testdata import KEYWORDS, XSS_CAT, XSS_IMG, XSS_SCRIPT, write_demo_task
 
 
 @pytest.fixture()
-def env(tmp_path):
+def env(tmp_path, db_url):
     ui = tmp_path / "ui_data"
     write_demo_task(ui, "demo")
     cfg = {"UI_DATA": str(ui), "INSTANCE_PATH": str(tmp_path / "instance"),
            "FEEDBACK_DIR": str(tmp_path / "feedbacks"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'clime.db'}"}
+           "DATABASE_URL": db_url}
     application = create_app(cfg)
     return {"app": application, "tmp": tmp_path, "ui": ui, "cfg": cfg, "db": cfg["DATABASE_URL"]}
 
@@ -340,7 +341,7 @@ def test_finish_writes_feedback_and_summary(env):
     res = a.ok("finish", {"page": 3})
     assert res["url"] == "/demo/alice/done" and res["written"] is True
     path = env["tmp"] / "feedbacks" / "demo" / "alice.csv"
-    assert path.read_text().splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2"
+    assert path.read_text().splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2,skipped,comment"
     rows = read_feedback(path)
     assert [r.keyword for r in rows] == ["hospital", "match", "election"]  # page 4, 5 never opened
     h = rows[0]
@@ -414,7 +415,7 @@ def test_export_cli(env, capsys):
     assert app_script.main(["export", "--task", "demo", "--merged", "--out", str(out / "m.csv")] + base) == 0
     merged = read_feedback(out / "m.csv")
     assert [(r.keyword, r.extra["user"]) for r in merged] == [("hospital", "alice"), ("hospital", "bob")]
-    assert (out / "m.csv").read_text().splitlines()[0].endswith(",new1,new2,user")
+    assert (out / "m.csv").read_text().splitlines()[0].endswith(",new1,new2,skipped,comment,user")
     # default locations
     assert app_script.main(["export", "--task", "demo", "--feedbacks", str(out / "d")] + base) == 0
     assert (out / "d" / "demo" / "alice.csv").exists()
@@ -428,6 +429,35 @@ def test_export_cli(env, capsys):
     with pytest.raises(SystemExit) as e:
         app_script.cli.run(app_script.main, ["export", "--task", "../x"] + base)
     assert e.value.code == 2
+
+
+def test_merged_export_is_merged_by_majority_in_update(env):
+    """update.py counts each annotator of a merged export as one voter (as for one file each),
+    not the file as one annotator whose last row per keyword wins."""
+    from clime import update as up
+
+    _two_users(env["app"])
+    c = Annot(env["app"], user="carol")
+    c.ok("start")
+    for w, m in {"doctor": "neg", "nurse": "neg", "football": "neg", "clinic": "neg"}.items():
+        c.mark(1, "src", w, m)
+    out = env["tmp"] / "fb"
+    base = ["--db", env["db"], "--ui-data", str(env["ui"]), "-q"]
+    assert app_script.main(["export", "--task", "demo", "--merged", "--out", str(out / "m.csv")] + base) == 0
+    assert app_script.main(["export", "--task", "demo", "--out", str(out / "each")] + base) == 0
+    merged = up.load_feedback([out / "m.csv"])
+    each = up.load_feedback(sorted((out / "each").glob("*.csv")))
+    assert merged.accepted == each.accepted and merged.rejected == each.rejected and merged.ties == each.ties
+    acc, rej = set(merged.accepted["hospital"]), set(merged.rejected["hospital"])
+    assert ("doctor", up.SRC) in acc          # alice, bob pos; carol neg: 2 to 1
+    assert ("nurse", up.SRC) in rej           # alice pos; bob, carol neg
+    assert ("clinic", up.SRC) not in acc | rej and merged.ties >= 1   # alice pos, carol neg: a tie
+    assert ("santé", up.TGT) in acc           # bob's added word, nobody against
+    # an empty user cell is refused with its line
+    text = (out / "m.csv").read_text().splitlines()
+    (out / "bad.csv").write_text("\n".join(text[:2] + [text[2].rsplit(",", 1)[0] + ","]) + "\n")
+    with pytest.raises(ClimeError, match=r"bad\.csv:3: empty 'user' cell"):
+        up.load_feedback([out / "bad.csv"])
 
 
 def test_stats_cli(env, capsys):
@@ -448,6 +478,182 @@ def test_stats_cli(env, capsys):
     assert "alice" in out and "kappa" in out and "agreement 0.67" in out
 
 
+def _marks(application, user="alice"):
+    with application.extensions["clime"]["Session"]() as s:
+        ann = s.scalars(select(Annotator).where(Annotator.user == user)).one()
+        return {(j.keyword, j.lang, j.word): (j.mark, bool(j.added))
+                for j in s.scalars(select(Judgement).where(Judgement.annotator_id == ann.id))}
+
+
+def test_undo_redo_across_words_and_pages(env):
+    application = env["app"]
+    a = Annot(application)
+    a.ok("start")
+    assert a.post("undo").status_code == 409 and a.post("redo").status_code == 409
+    a.mark(1, "src", "doctor", "pos")
+    a.mark(1, "src", "doctor", "neg")
+    a.ok("add", {"page": 1, "lang": "tgt", "word": "santé"})
+    a.ok("next", {"page": 1})
+    a.mark(2, "src", "game", "pos")
+    a.ok("skip", {"page": 3})
+    steps = []
+    for _ in range(5):
+        steps.append(a.ok("undo")["changed"])
+    assert [c["undone"] for c in steps] == ["skip", "mark", "add", "mark", "mark"]
+    assert steps[0]["page"] == 3 and steps[0]["keyword_state"] == "open" and steps[0]["url"] == "/demo/alice/3"
+    assert steps[1] == dict(steps[1], page=2, word="game", exists=False, mark=None)  # never marked before
+    assert steps[2]["word"] == "santé" and steps[2]["exists"] is False
+    assert steps[3]["mark"] == "pos" and steps[4]["mark"] is None
+    assert a.post("undo").status_code == 409
+    assert _marks(application) == {}
+    # redo in order; the page data shows the state; a new action drops the rest
+    r = a.ok("redo")
+    assert r["changed"]["mark"] == "pos" and r["progress"]["redo"] == 4 and r["progress"]["undo"] == 1
+    a.ok("redo")
+    assert a.page_data(1)["rows"]["src"][0] == {"word": "doctor", "mark": "neg", "added": False}
+    a.mark(1, "src", "nurse", "pos")
+    assert a.post("redo").status_code == 409
+    assert a.ok("undo")["changed"]["word"] == "nurse"
+    assert a.ok("undo")["changed"]["mark"] == "pos"     # back through the redone steps
+    with application.extensions["clime"]["Session"]() as s:
+        actions = [e.action for e in s.scalars(select(Event).order_by(Event.id))]
+    assert actions.count("undo") == 7 and actions.count("redo") == 2   # each step saved as an event
+    # the undo history survives a new app on the same database (a restart)
+    b = Annot(create_app(env["cfg"]))
+    u = b.ok("undo")["changed"]
+    assert (u["word"], u["exists"], u["mark"]) == ("doctor", False, None)
+    assert _marks(application) == {}
+    assert b.ok("redo")["changed"]["mark"] == "pos"
+    assert _marks(application) == {("hospital", "src", "doctor"): ("pos", False)}
+
+
+def test_skip_and_comment_saved_exported_counted(env, capsys):
+    a = Annot(env["app"])
+    a.ok("start")
+    r = a.ok("skip", {"page": 2})
+    assert r["next"] == "/demo/alice/3" and r["progress"]["skipped"] == 1
+    assert r["progress"]["remaining"] == len(KEYWORDS) - 1
+    assert a.ok("skip", {"page": len(KEYWORDS)})["next"] is None
+    a.ok("next", {"page": len(KEYWORDS)})   # judged after all: no longer skipped
+    text = "nurse: only in the medical sense; =cmd|' /C calc'!A0"
+    assert a.ok("comment", {"page": 1, "text": "  " + text + "  "})["text"] == text
+    d = a.page_data(2)
+    assert d["skipped"] is True and d["progress"] == dict(d["progress"], done=1, skipped=1, remaining=len(KEYWORDS) - 2)
+    assert a.page_data(1)["comment"] == text
+    for bad in ({"page": 1, "text": 5}, {"page": 1, "text": "x" * 2001}, {"page": 1, "text": "a\x1bb"},
+                {"page": 99, "text": "x"}, {"page": 1}):
+        assert a.post("comment", bad).status_code == 400, bad
+    out = env["tmp"] / "fb.csv"
+    assert app_script.main(["export", "--task", "demo", "--user", "alice", "--out", str(out),
+                            "--db", env["db"], "--ui-data", str(env["ui"]), "-q"]) == 0
+    rows = {r.keyword: r for r in read_feedback(out)}
+    assert rows["hospital"].extra["comment"] == text and rows["match"].extra["skipped"] == "yes"
+    assert rows[KEYWORDS[-1][0]].extra["skipped"] == ""
+    assert "=cmd" not in [line.split(",")[-1][:4] for line in out.read_text().splitlines()]  # neutralised
+    assert app_script.main(["stats", "--task", "demo", "--json", "--db", env["db"], "-q"]) == 0
+    u = json.loads(capsys.readouterr().out)["users"][0]
+    assert u["keywords_skipped"] == 1 and u["comments"] == 1
+    # the keyword page shows the comment (escaped) and the skipped state
+    assert '<p id="skipped-note" class="skipnote" >' in a.c.get("/demo/alice/2").text
+    assert '<p id="skipped-note" class="skipnote" hidden>' in a.c.get("/demo/alice/1").text
+    assert "nurse: only in the medical sense; =cmd|&#39; /C calc&#39;!A0</textarea>" in a.c.get("/demo/alice/1").text
+    # finishing on a skipped keyword leaves it skipped (not counted twice)
+    a.ok("skip", {"page": 3})
+    a.ok("finish", {"page": 3})
+    d = a.page_data(3)
+    assert d["skipped"] is True and d["kwDone"] is False and d["progress"]["skipped"] == 2
+
+
+def test_autocomplete_leaves_out_words_on_the_page(env):
+    c = Annot(env["app"])
+    c.ok("start")
+    everything = c.c.get("/api/demo/complete?lang=tgt&q=h").get_json()["words"]
+    assert "hôpital" in everything
+    r = c.c.get("/api/demo/complete?lang=tgt&q=h&page=1").get_json()["words"]
+    assert "hôpital" not in r and r == [w for w in everything if w != "hôpital"]
+    assert "hospital" not in c.c.get("/api/demo/complete?lang=src&q=hos&page=1").get_json()["words"]  # the keyword
+    assert "health" not in c.c.get("/api/demo/complete?lang=src&q=hea&shown=health").get_json()["words"]
+    assert c.c.get("/api/demo/complete?lang=src&q=h&page=99").status_code == 400
+    assert c.c.get("/api/demo/complete?lang=src&q=h&page=x").status_code == 400
+
+
+def test_krippendorff_alpha_hand_computed():
+    # items: [pos pos neg], [pos pos], [neg neg neg], [pos] (one label: not pairable)
+    # coincidences: o(pos,pos) = 1 + 2 = 3, o(pos,neg) = o(neg,pos) = 1, o(neg,neg) = 3;
+    # n_pos = n_neg = 4, n = 8: alpha = 1 - 7 * 2 / (4*4 + 4*4) = 0.5625
+    alpha, items = krippendorff_alpha([["pos", "pos", "neg"], ["pos", "pos"], ["neg"] * 3, ["pos"]])
+    assert items == 3 and alpha == pytest.approx(0.5625)
+    assert krippendorff_alpha([["pos", "pos"], ["neg", "neg"]]) == (1.0, 2)
+    assert krippendorff_alpha([["pos", "pos"], ["pos"]]) == (None, 1)   # one value only: undefined
+    assert krippendorff_alpha([]) == (None, 0)
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 coders, 12 units,
+    # missing values, nominal alpha = 0.743
+    n = None
+    coders = [[1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n], [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
+              [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n], [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n]]
+    alpha, items = krippendorff_alpha([[x for x in unit if x is not None] for unit in zip(*coders)])
+    assert items == 11 and round(alpha, 3) == 0.743
+    # two annotators, no missing data: alpha is close to (and below) Cohen's kappa
+    ag = agreement({"u": {1: "pos", 2: "neg", 3: "pos", 4: "neg"}, "v": {1: "pos", 2: "neg", 3: "neg", 4: "neg"}})
+    assert ag["alpha"]["items"] == 4 and ag["alpha"]["annotators"] == 2
+    assert ag["alpha"]["alpha"] == pytest.approx(1 - 7 * 2 / (2 * 3 * 5))
+
+
+def _cells(html, attr, key):
+    row = re.search(rf'<tr data-{attr}="{re.escape(key)}">(.*?)</tr>', html, re.S).group(1)
+    return dict(re.findall(r'<td data-k="([a-z_]+)">([^<]*)</td>', row))
+
+
+def test_owner_page_equals_stats(env, capsys):
+    a, b = _two_users(env["app"])
+    a.ok("view", {"page": 2})
+    a.ok("skip", {"page": 2})
+    a.ok("comment", {"page": 1, "text": "nurse: depends on the context"})
+    c = env["app"].test_client()
+    r = c.get("/owner/demo")
+    assert r.status_code == 200
+    assert app_script.main(["stats", "--task", "demo", "--json", "--db", env["db"], "-q"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    for u in st["users"]:
+        cells = _cells(r.text, "user", u["user"])
+        for k in ("keywords_done", "keywords_skipped", "keywords_opened", "judgements", "similar",
+                  "not_similar", "added", "comments"):
+            assert int(cells[k]) == u[k], (u["user"], k)
+        assert cells["minutes"] == f"{u['minutes']:.1f}"
+        assert cells["mean_seconds_per_keyword"] == f"{u['mean_seconds_per_keyword']:.1f}"
+        assert cells["last_activity"] == u["last_activity"].replace("T", " ").replace("+00:00", "")
+    users = {u["user"]: u for u in st["users"]}
+    assert users["alice"]["keywords_skipped"] == 1 and users["alice"]["comments"] == 1
+    pair = _cells(r.text, "pair", "alice/bob")
+    assert int(pair["common"]) == 3 and pair["agreement"] == "0.67"
+    assert pair["kappa"] == f"{st['agreement']['pairs'][0]['kappa']:.2f}"
+    alpha = re.search(r'<strong data-k="alpha">([^<]*)</strong>', r.text).group(1)
+    assert alpha == f"{st['agreement']['alpha']['alpha']:.3f}"
+    # the download buttons work
+    for href in re.findall(r'href="([^"]+)"[^>]* download', r.text):
+        d = c.get(href)
+        assert d.status_code == 200 and len(d.data) > 0, href
+    assert c.get("/owner/nosuchtask").status_code == 404
+    assert c.get("/owner/..").status_code in (400, 404)
+
+
+def test_owner_page_needs_the_owner_token_in_team_mode(env):
+    from clime.webapp.access import new_token
+
+    cfg = dict(env["cfg"], ACCESS="team")
+    application = create_app(cfg)
+    with application.extensions["clime"]["Session"]() as s, s.begin():
+        annot = new_token(s, "annotator", "demo", "alice")
+        owner = new_token(s, "owner")
+    c = application.test_client()
+    assert c.get("/owner/demo").status_code == 403
+    assert c.get(f"/demo/alice?token={annot}").status_code == 302
+    assert c.get("/owner/demo").status_code == 403          # an annotator is not the owner
+    o = application.test_client()
+    assert o.get(f"/owner/demo?token={owner}").status_code == 302
+    assert o.get("/owner/demo").status_code == 200
+
+
 # ---------------------------------------------------------------- configuration
 
 def test_secret_key_created_once(tmp_path):
@@ -464,6 +670,8 @@ def test_app_config_defaults(env):
     assert application.config["MAX_CONTENT_LENGTH"] <= 64 * 1024
     assert application.config["SECRET_KEY"] == (env["tmp"] / "instance" / "secret_key").read_text().strip()
     eng = application.extensions["clime"]["engine"]
+    if eng.dialect.name != "sqlite":
+        return
     with eng.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar().lower() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -43,7 +43,7 @@ def server(tmp_path_factory):
                                   "FEEDBACK_DIR": str(tmp / "feedbacks"), "ACCESS": mode,
                                   "DATABASE_URL": f"sqlite:///{tmp / f'{mode}.db'}"})
         servers[mode] = serve_in_thread(application)
-    yield {"url": servers["local"]["url"], "team": servers["team"], "tmp": tmp}
+    yield {"url": servers["local"]["url"], "team": servers["team"], "tmp": tmp, "app": servers["local"]["app"]}
     for srv in servers.values():
         srv["stop"]()
 
@@ -237,13 +237,18 @@ def test_annotator_plays_through(server, browser):
     page.locator("#add-tgt").click()
     page.keyboard.type("<")
     page.wait_for_selector("#suggest-tgt li.opt")
-    assert XSS_IMG in page.locator("#suggest-tgt").all_text_contents()[0]
+    offered = page.locator("#suggest-tgt li.opt").all_text_contents()
+    assert offered == ["<b>"] and page.locator("#suggest-tgt b").count() == 0  # text, not a tag
+    # (the planted <img onerror> word is on this page already, so it is not offered)
     page.keyboard.press("Escape")
     assert page.locator("img").count() == 0 and page.locator("#rows-src script").count() == 0
     w.clean()
 
-    # finish (key): thank-you page, summary, CSV
+    # finish (key): one keyword left, so the app asks first; then thank-you page, summary, CSV
     page.keyboard.press("f")
+    page.wait_for_selector("#finish-dialog[open]")
+    assert page.locator("#finish-text").text_content() == "1 keyword is still neither done nor skipped. Finish anyway?"
+    page.get_by_role("button", name="Finish anyway").click()
     page.wait_for_url(f"{base}/demo/alice/done")
     assert "Thank you" in page.content()
     assert page.locator("#sum-keywords").text_content().strip() == "2"
@@ -257,6 +262,122 @@ def test_annotator_plays_through(server, browser):
     assert rows[1].pos1 == ["game"] and rows[2].pos1 == [] and rows[3].pos1 == []
     href = page.locator("#download").get_attribute("href")
     assert w.ctx.request.get(base + href).body() == path.read_bytes()
+    w.clean()
+    w.ctx.close()
+
+
+def _db_marks(server, user):
+    from sqlalchemy import select
+
+    from clime.webapp.db import Annotator, Judgement
+
+    application = server["app"]
+    with application.extensions["clime"]["Session"]() as s:
+        ann = s.scalars(select(Annotator).where(Annotator.task == "demo", Annotator.user == user)).one()
+        return {(j.keyword, j.word): j.mark for j in s.scalars(select(Judgement).where(Judgement.annotator_id == ann.id))}
+
+
+def test_undo_redo_skip_comment_finish(server, browser):
+    base = server["url"]
+    w = Watch(browser, viewport={"width": 1100, "height": 600})
+    page = w.page
+    # the start page opens at the top (the greeting is not hidden under the top bar)
+    page.goto(f"{base}/demo/erin")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.scrollY") == 0
+    assert page.locator("h1").bounding_box()["y"] > page.locator("header.topbar").bounding_box()["height"]
+    page.goto(f"{base}/demo/erin/1")
+    page.wait_for_selector("#rows-src li.row")
+    w.saved()
+    assert page.locator("#undo").is_disabled() and page.locator("#redo").is_disabled()
+    page.keyboard.press("a")                               # doctor: similar
+    w.saved()
+    page.keyboard.press("Control+z")
+    w.saved()
+    assert w.mark_of("src", "doctor") == "none" and not page.locator("#redo").is_disabled()
+    page.keyboard.press("Control+Shift+z")
+    w.saved()
+    assert w.mark_of("src", "doctor") == "pos"
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/demo/erin/2")
+    page.wait_for_selector("#rows-src li.row")
+    page.keyboard.press("a")                               # game: similar
+    w.saved()
+    page.get_by_role("button", name="↶ Undo").click()     # game, on this page
+    w.saved()
+    assert w.mark_of("src", "game") == "none"
+    page.keyboard.press("Control+z")                       # doctor, on page 1: the app goes there
+    page.wait_for_url(f"{base}/demo/erin/1")
+    page.wait_for_selector("#rows-src li.row")
+    w.saved()
+    assert w.mark_of("src", "doctor") == "none"
+    assert _db_marks(server, "erin").get(("hospital", "doctor")) is None
+    page.keyboard.press("Control+Shift+z")                 # doctor again, here
+    w.saved()
+    assert w.mark_of("src", "doctor") == "pos"
+    page.get_by_role("button", name="↷ Redo").click()     # game, on page 2
+    page.wait_for_url(f"{base}/demo/erin/2")
+    page.wait_for_selector("#rows-src li.row")
+    assert w.mark_of("src", "game") == "pos"
+    assert _db_marks(server, "erin") == {("hospital", "doctor"): "pos", ("match", "game"): "pos"}
+
+    # a comment, saved as typed; Ctrl+Z inside the box is the box's own undo, not the app's
+    page.locator("#comment").click()
+    page.keyboard.type("referee: sports only")
+    page.wait_for_function("() => document.getElementById('comment-status').textContent === 'Comment saved'")
+    page.keyboard.press("Control+z")
+    page.wait_for_timeout(200)
+    assert _db_marks(server, "erin")[("match", "game")] == "pos"   # the app's history untouched
+    page.locator("#comment").fill("")
+    page.keyboard.type("referee: sports only")
+    page.wait_for_function("() => document.getElementById('comment-status').textContent === 'Comment saved'")
+    page.keyboard.press("Escape")
+    w.saved()
+    # skip (key): next keyword, counted
+    page.keyboard.press("s")
+    page.wait_for_url(f"{base}/demo/erin/3")
+    page.wait_for_selector("#rows-src li.row")
+    assert page.locator("#skipinfo").text_content() == "1 skipped"
+    page.goto(f"{base}/demo/erin/2")
+    page.wait_for_selector("#rows-src li.row")
+    assert page.locator("#skipped-note").is_visible()
+    assert page.locator("#comment").input_value() == "referee: sports only"
+
+    # autocomplete never offers a word already on the page
+    page.goto(f"{base}/demo/erin/1")
+    page.wait_for_selector("#rows-src li.row")
+    page.locator("#add-tgt").click()
+    page.keyboard.type("h")
+    page.wait_for_selector("#suggest-tgt li.opt")
+    offered = page.locator("#suggest-tgt li.opt").all_text_contents()
+    assert "hôtel" in offered and "hôpital" not in offered
+    page.keyboard.press("Escape")
+    # long words keep their buttons on their line while the contexts panel is open
+    page.locator("#keyword").click()
+    page.wait_for_selector("#ctx-list li")
+    for word in (XSS_SCRIPT, "doctor"):
+        row = w.row("src", word)
+        wb, mb = row.locator("button.word").bounding_box(), row.locator(".marks").bounding_box()
+        assert mb["y"] < wb["y"] + wb["height"] and wb["y"] < mb["y"] + mb["height"], word  # side by side
+        assert mb["x"] >= wb["x"] + wb["width"] - 1
+    page.keyboard.press("Escape")
+
+    # Finish while keywords remain: asks, says how many; "Keep going" stays
+    page.get_by_role("button", name="Finish now").click()
+    page.wait_for_selector("#finish-dialog[open]")
+    # done: 1 (hospital, by Next); skipped: match; this page (hospital) is done already -> 3 left
+    assert page.locator("#finish-text").text_content() == "3 keywords are still neither done nor skipped. Finish anyway?"
+    page.get_by_role("button", name="Keep going").click()
+    assert page.locator("#finish-dialog[open]").count() == 0 and page.url.endswith("/demo/erin/1")
+    page.keyboard.press("f")
+    page.wait_for_selector("#finish-dialog[open]")
+    page.keyboard.press("Escape")                          # Esc = keep going
+    assert page.locator("#finish-dialog[open]").count() == 0
+    page.keyboard.press("f")
+    page.get_by_role("button", name="Finish anyway").click()
+    page.wait_for_url(f"{base}/demo/erin/done")
+    rows = {r.keyword: r for r in read_feedback(server["tmp"] / "feedbacks" / "demo" / "erin.csv")}
+    assert rows["match"].extra == {"skipped": "yes", "comment": "referee: sports only"}
     w.clean()
     w.ctx.close()
 

@@ -6,6 +6,7 @@ Every action is an ``Event`` row (with its time); the current state is kept besi
 Beside them, for access control and coordination only: ``AccessToken`` (the SHA-256 of
 each invitation token, never the token) and ``ServerLease`` (one row per running server,
 refreshed while it runs, so that ``clear_db.py`` can refuse to clear under it).
+The schema is versioned by Alembic (``schema.py``, ``migrations/``).
 Only the default URL is SQLite; for SQLite connections WAL mode, foreign keys and a
 busy timeout are switched on in a connect hook, nothing else depends on the dialect.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        create_engine, delete, event, select)
+                        create_engine, delete, event, false, select)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -55,6 +56,8 @@ class KeywordState(Base):
     opened: Mapped[float] = mapped_column(Float)
     changed: Mapped[float] = mapped_column(Float)  # last mark/add/remove (or opened)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # passed over
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # the annotator's free text
     __table_args__ = (UniqueConstraint("annotator_id", "keyword", name="uq_keyword_state"),)
 
 
@@ -74,7 +77,8 @@ class Judgement(Base):
 
 
 class Event(Base):
-    """One action, as it happened: view, next, back, mark, add, remove, start, finish."""
+    """One action, as it happened: view, next, back, mark, add, remove, skip, comment, undo, redo,
+    start, finish."""
 
     __tablename__ = "event"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,7 +90,13 @@ class Event(Base):
     lang: Mapped[Optional[str]] = mapped_column(String(3), nullable=True)
     word: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     value: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
-    __table_args__ = (Index("ix_event_annotator_ts", "annotator_id", "ts"),)
+    # undoable actions (mark, add, remove, skip): the state before and after, and
+    # "done" / "undone" / "dropped" (a new action after an undo drops the redo steps)
+    prev: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    post: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    undo: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
+    __table_args__ = (Index("ix_event_annotator_ts", "annotator_id", "ts"),
+                      Index("ix_event_annotator_undo", "annotator_id", "undo"))
 
 
 class AccessToken(Base):
@@ -129,8 +139,12 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.close()
 
 
-def make_engine(url):
-    """An engine for ``url``; the tables are created when missing."""
+def make_engine(url, prepare_schema=True):
+    """An engine for ``url``.
+
+    With ``prepare_schema`` an empty database gets the current schema (by the migrations)
+    and a database of an older or newer schema is refused with the command that upgrades it.
+    """
     try:
         u = make_url(url)
     except ArgumentError as err:
@@ -148,8 +162,12 @@ def make_engine(url):
         raise ClimeError(f"cannot open database {u.render_as_string(hide_password=True)} ({err})") from None
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    from .schema import prepare
+
+    if not prepare_schema:
+        return engine
     try:
-        Base.metadata.create_all(engine)
+        prepare(engine)
     except DBAPIError as err:  # OperationalError (cannot open), DatabaseError (not a database)
         raise ClimeError(f"cannot open database {u.render_as_string(hide_password=True)} ({err.orig})") from None
     return engine

@@ -21,6 +21,12 @@ from ..feedback import FeedbackRow, write_feedback
 from .db import Judgement, KeywordState, find_annotators
 
 
+# extra columns after the 2020 ones: "skipped" ("yes" for a keyword passed over, its lists
+# empty) and "comment" (the annotator's free text); a merged file ends with "user"
+USER_FIELDS = ("skipped", "comment")
+MERGED_FIELDS = USER_FIELDS + ("user",)
+
+
 def iso(ts):
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
@@ -38,7 +44,8 @@ def feedback_rows(s, ann, task=None):
     rows = []
     for ks in states:
         kw_entry = task.keywords[index[ks.keyword]] if ks.keyword in index else {"src": [], "tgt": []}
-        row = FeedbackRow(keyword=ks.keyword, timestamp=iso(ks.changed))
+        row = FeedbackRow(keyword=ks.keyword, timestamp=iso(ks.changed),
+                          extra={"skipped": "yes" if ks.skipped else "", "comment": ks.comment or ""})
         for lang, n in (("src", "1"), ("tgt", "2")):
             order = {w: i for i, w in enumerate(kw_entry.get(lang, []))}
             js = [j for j in by_kw.get(ks.keyword, []) if j.lang == lang]
@@ -80,7 +87,7 @@ def check_own_name(path):
 def write_user_feedback(s, ann, path, task=None):
     rows = feedback_rows(s, ann, task)
     check_own_name(path)
-    write_feedback(path, rows, private=True)
+    write_feedback(path, rows, extra_fields=USER_FIELDS, private=True)
     return len(rows)
 
 
@@ -95,7 +102,7 @@ def export(s, task_name, task=None, user=None, out=None, merged=False, feedback_
     if merged:
         rows, n_users = merged_rows(s, task_name, task)
         path = Path(out) if out else merged_path(feedback_dir, task_name)
-        write_feedback(path, rows, extra_fields=("user",), private=True)
+        write_feedback(path, rows, extra_fields=MERGED_FIELDS, private=True)
         written.append((path, n_users, len(rows)))
         return written
     anns = find_annotators(s, task=task_name, user=user)

@@ -100,7 +100,64 @@ def page_change(s, task, user, page, keyword, action):
         ann.page = page
     elif action == "next":
         ks.done = True
+        ks.skipped = False
     _event(s, ann, ts, action, page=page, keyword=keyword)
+
+
+# -- undoable state ------------------------------------------------------------
+# An undoable action (mark, add, remove, skip) keeps the state of what it changed before
+# and after it in its event (``prev``/``post``), and ``undo`` = "done".  Undo applies the
+# ``prev`` of the newest "done" event and marks it "undone"; redo applies the ``post`` of
+# the oldest "undone" one (the last undone) and marks it "done" again; any new undoable
+# action drops the redo steps ("dropped").  Each undo/redo is an event of its own.
+# A word's state: "-" (no row) or its mark ("pos", "neg", "none") with "+" when added.
+# A keyword's state (skip): "open", "done" or "skip".
+UNDOABLE = ("mark", "add", "remove", "skip")
+
+
+def _word_state(j):
+    if j is None:
+        return "-"
+    return (j.mark or "none") + ("+" if j.added else "")
+
+
+def _set_word_state(s, ann, keyword, lang, word, code, ts):
+    j = _judgement(s, ann, keyword, lang, word)
+    if code == "-":
+        if j is not None:
+            s.delete(j)
+        return None
+    if j is None:
+        j = Judgement(annotator_id=ann.id, keyword=keyword, lang=lang, word=word)
+        s.add(j)
+    added = code.endswith("+")
+    mark = code.rstrip("+")
+    j.mark = None if mark == "none" else mark
+    j.added = added
+    j.changed = ts
+    return j
+
+
+def _keyword_code(ks):
+    return "skip" if ks.skipped else ("done" if ks.done else "open")
+
+
+def _set_keyword_code(ks, code):
+    ks.skipped = code == "skip"
+    ks.done = code == "done"
+
+
+def _undoable(s, ann, ts, action, prev, post, **fields):
+    s.execute(update(Event).where(Event.annotator_id == ann.id, Event.undo == "undone").values(undo="dropped"))
+    s.add(Event(annotator_id=ann.id, ts=ts, action=action, prev=prev, post=post, undo="done", **fields))
+
+
+def _change_word(s, ann, ts, action, page, keyword, lang, word, post, value=None):
+    ks = _keyword_state(s, ann, keyword, ts)
+    prev = _word_state(_judgement(s, ann, keyword, lang, word))
+    _set_word_state(s, ann, keyword, lang, word, post, ts)
+    ks.changed = ts
+    _undoable(s, ann, ts, action, prev, post, page=page, keyword=keyword, lang=lang, word=word, value=value)
 
 
 def set_mark(s, task, user, page, keyword, lang, word, mark, on_page):
@@ -110,30 +167,15 @@ def set_mark(s, task, user, page, keyword, lang, word, mark, on_page):
     j = _judgement(s, ann, keyword, lang, word)
     if word not in on_page and (j is None or not j.added):
         raise ActionError("that word is not on this page")
-    ks = _keyword_state(s, ann, keyword, ts)
-    if j is None:
-        j = Judgement(annotator_id=ann.id, keyword=keyword, lang=lang, word=word, added=False, changed=ts)
-        s.add(j)
-    j.mark = mark
-    j.changed = ts
-    ks.changed = ts
-    _event(s, ann, ts, "mark", page=page, keyword=keyword, lang=lang, word=word, value=mark or "clear")
+    post = (mark or "none") + ("+" if j is not None and j.added else "")
+    _change_word(s, ann, ts, "mark", page, keyword, lang, word, post, value=mark or "clear")
 
 
 def add_word(s, task, user, page, keyword, lang, word):
     """Add a word of ``lang`` to the keyword; it starts marked similar."""
     ts = now()
     ann = touch_annotator(s, task, user, ts)
-    ks = _keyword_state(s, ann, keyword, ts)
-    j = _judgement(s, ann, keyword, lang, word)
-    if j is None:
-        j = Judgement(annotator_id=ann.id, keyword=keyword, lang=lang, word=word)
-        s.add(j)
-    j.added = True
-    j.mark = "pos"
-    j.changed = ts
-    ks.changed = ts
-    _event(s, ann, ts, "add", page=page, keyword=keyword, lang=lang, word=word, value="pos")
+    _change_word(s, ann, ts, "add", page, keyword, lang, word, "pos+", value="pos")
 
 
 def remove_word(s, task, user, page, keyword, lang, word):
@@ -142,10 +184,79 @@ def remove_word(s, task, user, page, keyword, lang, word):
     j = _judgement(s, ann, keyword, lang, word)
     if j is None or not j.added:
         raise ActionError("that word was not added on this page")
+    _change_word(s, ann, ts, "remove", page, keyword, lang, word, "-")
+
+
+def skip(s, task, user, page, keyword):
+    """Pass over a keyword (recorded, exported, counted): it is neither done nor judged."""
+    ts = now()
+    ann = touch_annotator(s, task, user, ts)
     ks = _keyword_state(s, ann, keyword, ts)
-    s.delete(j)
+    prev = _keyword_code(ks)
+    _set_keyword_code(ks, "skip")
     ks.changed = ts
-    _event(s, ann, ts, "remove", page=page, keyword=keyword, lang=lang, word=word)
+    _undoable(s, ann, ts, "skip", prev, "skip", page=page, keyword=keyword)
+
+
+MAX_COMMENT = 2000
+
+
+def comment(s, task, user, page, keyword, text):
+    """The annotator's free-text comment on a keyword (empty text: none)."""
+    ts = now()
+    ann = touch_annotator(s, task, user, ts)
+    ks = _keyword_state(s, ann, keyword, ts)
+    ks.comment = text or None
+    _event(s, ann, ts, "comment", page=page, keyword=keyword, value=str(len(text)))
+
+
+def _step(s, ann, ev, code, ts, action):
+    if ev.action == "skip":
+        ks = _keyword_state(s, ann, ev.keyword, ts)
+        _set_keyword_code(ks, code)
+        ks.changed = ts
+        state = {"keyword_state": code}
+    else:
+        _set_word_state(s, ann, ev.keyword, ev.lang, ev.word, code, ts)
+        _keyword_state(s, ann, ev.keyword, ts).changed = ts
+        state = {"exists": code != "-", "mark": None if code in ("-", "none", "none+") else code.rstrip("+"),
+                 "added": code.endswith("+")}
+    _event(s, ann, ts, action, page=ev.page, keyword=ev.keyword, lang=ev.lang, word=ev.word, value=str(ev.id))
+    return {"undone": ev.action, "page": ev.page, "keyword": ev.keyword, "lang": ev.lang, "word": ev.word, **state}
+
+
+def undo(s, task, user):
+    """Undo the newest action not undone yet (on any page); returns what changed."""
+    ts = now()
+    ann = touch_annotator(s, task, user, ts)
+    ev = s.scalars(select(Event).where(Event.annotator_id == ann.id, Event.undo == "done")
+                   .order_by(Event.id.desc()).limit(1)).first()
+    if ev is None:
+        raise ActionError("nothing to undo", status=409)
+    ev.undo = "undone"
+    return _step(s, ann, ev, ev.prev, ts, "undo")
+
+
+def redo(s, task, user):
+    """Redo the action undone last; returns what changed."""
+    ts = now()
+    ann = touch_annotator(s, task, user, ts)
+    ev = s.scalars(select(Event).where(Event.annotator_id == ann.id, Event.undo == "undone")
+                   .order_by(Event.id).limit(1)).first()
+    if ev is None:
+        raise ActionError("nothing to redo", status=409)
+    ev.undo = "done"
+    return _step(s, ann, ev, ev.post, ts, "redo")
+
+
+def history_depth(s, ann):
+    """(undo steps, redo steps) available to this annotator."""
+    if ann is None:
+        return 0, 0
+    rows = dict(s.execute(select(Event.undo, func.count()).where(Event.annotator_id == ann.id,
+                                                                 Event.undo.in_(("done", "undone")))
+                          .group_by(Event.undo)).all())
+    return rows.get("done", 0), rows.get("undone", 0)
 
 
 def finish(s, task, user, page=None, keyword=None):
@@ -153,7 +264,8 @@ def finish(s, task, user, page=None, keyword=None):
     ann = touch_annotator(s, task, user, ts)
     if keyword is not None:
         ks = _keyword_state(s, ann, keyword, ts)
-        ks.done = True
+        if not ks.skipped:  # finishing on a skipped keyword leaves it skipped
+            ks.done = True
     ann.finished = ts
     _event(s, ann, ts, "finish", page=page, keyword=keyword)
 
@@ -178,3 +290,19 @@ def done_count(s, ann):
         return 0
     return s.scalar(select(func.count()).select_from(KeywordState)
                     .where(KeywordState.annotator_id == ann.id, KeywordState.done.is_(True))) or 0
+
+
+def skipped_count(s, ann):
+    if ann is None:
+        return 0
+    return s.scalar(select(func.count()).select_from(KeywordState)
+                    .where(KeywordState.annotator_id == ann.id, KeywordState.skipped.is_(True))) or 0
+
+
+def keyword_info(s, ann, keyword):
+    """{"skipped", "done", "comment"} of one keyword for this annotator."""
+    ks = None if ann is None else s.scalars(select(KeywordState).where(
+        KeywordState.annotator_id == ann.id, KeywordState.keyword == keyword)).one_or_none()
+    if ks is None:
+        return {"skipped": False, "done": False, "comment": ""}
+    return {"skipped": bool(ks.skipped), "done": bool(ks.done), "comment": ks.comment or ""}

@@ -17,7 +17,7 @@ from ..errors import ClimeError
 
 TASK_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 USER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-RESERVED_TASKS = {"api", "static"}
+RESERVED_TASKS = {"api", "static", "owner"}
 LANGS = ("src", "tgt")
 MAX_WORD_LEN = 100
 

@@ -7,11 +7,13 @@ Pages (GET, never change anything):
   /<task>/<user>/done             thank-you page with a summary
   /<task>/<user>/feedback.csv     the user's feedback file, made from the database
   /api/<task>/contexts?lang=&word=    concordance of a word (JSON)
-  /api/<task>/complete?lang=&q=       autocomplete from the task's vocabulary (JSON)
+  /api/<task>/complete?lang=&q=[&page=N][&shown=w...]   autocomplete from the task's vocabulary,
+                                  without the words on page N and the ``shown`` ones (JSON)
+  /owner/<task>                   the owner's overview: progress, time, agreement, downloads (owner)
   /api/<task>/stats               progress and agreement of every user (JSON; owner)
   /api/<task>/feedback.csv        the feedback of every user, merged (owner)
 Actions (POST, JSON body, header X-CSRF-Token):
-  /api/<task>/<user>/start|view|next|back|mark|add|remove|finish
+  /api/<task>/<user>/start|view|next|back|mark|add|remove|skip|comment|undo|redo|finish
 Who may open what (hosts, team mode) is decided in ``access`` before any view runs.
 """
 
@@ -30,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import ClimeError
 from . import access, state
 from .access import owner_only, public
-from .export import feedback_path, feedback_rows, merged_rows, write_user_feedback
+from .export import MERGED_FIELDS, USER_FIELDS, feedback_path, feedback_rows, merged_rows, write_user_feedback
 from .stats import task_stats, user_summary
 from .taskdata import LANGS, MAX_WORD_LEN, valid_task, valid_user
 from ..feedback import write_feedback
@@ -174,10 +176,14 @@ def keyword_page(task, user, page):
     with _ext()["Session"]() as s:
         ann = state.get_annotator(s, task, user)
         rows = page_rows(s, ann, t, page)
-        done = state.done_count(s, ann)
+        prog = progress(s, task, user, len(t))
+        info = state.keyword_info(s, ann, kw["word"])
+    done = prog["done"]
     data = {
         "task": task, "user": user, "page": page, "pages": len(t), "keyword": kw["word"],
         "langs": {"src": t.src_lang, "tgt": t.tgt_lang}, "rows": rows, "done": done,
+        "progress": prog, "skipped": info["skipped"], "kwDone": info["done"], "comment": info["comment"],
+        "maxComment": state.MAX_COMMENT,
         "urls": {
             "api": url_for("api_action", task=task, user=user, action="start").rsplit("/", 1)[0] + "/",
             "page": url_for("start_page", task=task, user=user) + "/",
@@ -187,7 +193,7 @@ def keyword_page(task, user, page):
         },
     }
     return render_template("keyword.html", task=t, user=user, page=page, pages=len(t), kw=kw,
-                           done=done, data=data)
+                           done=done, progress=prog, info=info, data=data)
 
 
 def _saved_annotator(s, task, user):
@@ -222,7 +228,7 @@ def feedback_download(task, user):
     with _ext()["Session"]() as s:
         ann = _saved_annotator(s, task, user)
         rows = feedback_rows(s, ann, t)
-    return _csv_response(rows, f"{task}_{user}.csv")
+    return _csv_response(rows, f"{task}_{user}.csv", extra_fields=USER_FIELDS)
 
 
 @owner_only
@@ -231,7 +237,17 @@ def task_feedback_download(task):
     t = load_task(task)
     with _ext()["Session"]() as s:
         rows, _users = merged_rows(s, task, t)
-    return _csv_response(rows, f"{task}.merged.csv", extra_fields=("user",))
+    return _csv_response(rows, f"{task}.merged.csv", extra_fields=MERGED_FIELDS)
+
+
+@owner_only
+def owner_page(task):
+    """The task owner's overview: progress and time per annotator, agreement, downloads."""
+    t = load_task(task)
+    with _ext()["Session"]() as s:
+        st = task_stats(s, task)
+    return render_template("owner.html", task=t, st=st, pages=len(t),
+                           team=current_app.config.get("ACCESS") == "team")
 
 
 @owner_only
@@ -266,10 +282,41 @@ def api_complete(task):
         limit = min(max(int(request.args.get("limit", 10)), 1), 50)
     except ValueError:
         abort(400, "'limit' must be a number")
-    return jsonify(words=t.complete(lang, q.strip(), limit=limit))
+    shown = set()
+    if request.args.get("page") is not None:  # leave out the words already on that page
+        try:
+            kw = t.keyword(int(request.args["page"]))
+        except ValueError:
+            kw = None
+        if kw is None:
+            abort(400, f"unknown page (1 to {len(t)})")
+        shown = set(kw[lang]) | ({kw["word"]} if lang == "src" else set())
+    shown |= set(request.args.getlist("shown")[:200])  # e.g. the words added there
+    words = [w for w in t.complete(lang, q.strip(), limit=limit + len(shown)) if w not in shown]
+    return jsonify(words=words[:limit])
 
 
-ACTIONS = ("start", "view", "next", "back", "mark", "add", "remove", "finish")
+ACTIONS = ("start", "view", "next", "back", "mark", "add", "remove", "skip", "comment", "undo", "redo", "finish")
+
+
+def clean_comment(value):
+    if not isinstance(value, str):
+        abort(400, "'text' must be a string")
+    text = unicodedata.normalize("NFC", value.strip())
+    if len(text) > state.MAX_COMMENT:
+        abort(400, f"a comment has at most {state.MAX_COMMENT} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t" for ch in text):
+        abort(400, "a comment must not contain control characters")
+    return text
+
+
+def progress(s, task, user, pages):
+    """Done, skipped and remaining keywords, and the undo/redo steps available."""
+    ann = state.get_annotator(s, task, user)
+    done, skipped = state.done_count(s, ann), state.skipped_count(s, ann)
+    undo, redo = state.history_depth(s, ann)
+    return {"done": done, "skipped": skipped, "remaining": max(0, pages - done - skipped),
+            "undo": undo, "redo": redo}
 
 
 def api_action(task, user, action):
@@ -278,6 +325,17 @@ def api_action(task, user, action):
     if action not in ACTIONS:
         abort(404, "unknown action")
     data = json_body()
+    if action in ("undo", "redo"):
+        fn = state.undo if action == "undo" else state.redo
+
+        def step(s):
+            out = fn(s, task, user)
+            return out, progress(s, task, user, len(t))
+
+        changed, info = run(step)
+        if changed["page"] is not None and t.keyword(changed["page"]) is not None:
+            changed["url"] = url_for("keyword_page", task=task, user=user, page=changed["page"])
+        return jsonify(ok=True, changed=changed, progress=info)
     if action == "start":
         page = run(lambda s: state.start(s, task, user))
         return jsonify(ok=True, page=page, url=url_for("keyword_page", task=task, user=user, page=page))
@@ -302,6 +360,14 @@ def api_action(task, user, action):
     if action in ("view", "next", "back"):
         run(lambda s: state.page_change(s, task, user, page, kw["word"], action))
         return jsonify(ok=True)
+    if action == "skip":
+        info = run(lambda s: (state.skip(s, task, user, page, kw["word"]), progress(s, task, user, len(t)))[1])
+        nxt = url_for("keyword_page", task=task, user=user, page=page + 1) if page < len(t) else None
+        return jsonify(ok=True, next=nxt, progress=info)
+    if action == "comment":
+        text = clean_comment(data.get("text"))
+        run(lambda s: state.comment(s, task, user, page, kw["word"], text))
+        return jsonify(ok=True, text=text)
     lang = body_lang(data)
     word = clean_word(data.get("word"))
     if action == "mark":
@@ -395,6 +461,7 @@ def init_app(app):
     add("/<task>/<user>/feedback.csv", "feedback_download", feedback_download)
     add("/api/<task>/contexts", "api_contexts", api_contexts)
     add("/api/<task>/complete", "api_complete", api_complete)
+    add("/owner/<task>", "owner_page", owner_page)
     add("/api/<task>/stats", "api_stats", api_stats)
     add("/api/<task>/feedback.csv", "task_feedback_download", task_feedback_download)
     add("/api/<task>/<user>/<action>", "api_action", api_action, methods=["POST"])
