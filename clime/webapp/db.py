@@ -81,7 +81,19 @@ class Event(Base):
     __table_args__ = (Index("ix_event_annotator_ts", "annotator_id", "ts"),)
 
 
-TABLES = (Event, Judgement, KeywordState, Annotator)  # children first
+class DocLabel(Base):
+    """The annotator's current label of one chosen target document (document page)."""
+
+    __tablename__ = "doc_label"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    doc_id: Mapped[str] = mapped_column(Text)  # JSON of the document's id (int or str)
+    label: Mapped[str] = mapped_column(Text)  # JSON of the category's label (int or str)
+    changed: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("annotator_id", "doc_id", name="uq_doc_label"),)
+
+
+TABLES = (Event, Judgement, KeywordState, DocLabel, Annotator)  # children first
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

@@ -6,6 +6,7 @@ in the task's keyword order; ``timestamp`` is the keyword's last change (UTC, IS
 added (an added word still marked similar is in ``pos`` too); unmarked words: nowhere.
 """
 
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +48,27 @@ def feedback_rows(s, ann, task=None):
 
 def feedback_path(feedback_dir, task, user):
     return Path(feedback_dir) / f"{task}_{user}.csv"
+
+
+def documents_path(feedback_file):
+    """Where the document labels go: next to the feedback CSV, ``<name>.docs.jsonl``."""
+    return Path(feedback_file).with_suffix(".docs.jsonl")
+
+
+def document_rows(documents, labels):
+    """The labelled ones of ``documents`` (selection order) as ``{"id", "text", "label"}``;
+    ``labels`` maps the JSON of a document id to its label."""
+    return [{"id": d["id"], "text": d["text"], "label": labels[json.dumps(d["id"])]}
+            for d in documents if json.dumps(d["id"]) in labels]
+
+
+def write_documents(path, documents, labels):
+    """Write :func:`document_rows` as JSON lines (atomically; empty when nothing is labelled)."""
+    from ..text import write_docs
+
+    rows = document_rows(documents, labels)
+    write_docs(path, rows)
+    return len(rows)
 
 
 def write_user_feedback(s, ann, path, task=None):
