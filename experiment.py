@@ -14,6 +14,12 @@ Conditions are '+'-joined: none | dot | cosine | hinge | retrofit, realign (alon
 --realign --no-local), prop (--propagate), renorm. Command-line options override
 the configuration file. Finished steps are cached under the work folder, so a rerun
 resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
+
+With --minutes (or "minutes" in the configuration) it runs the CLIME paper's comparison at
+equal annotator time instead: Base, Active (labelled target documents chosen by
+select_docs.py), CLIME (keyword feedback) and A+C (half the time each), e.g.
+  python experiment.py --config experiments/active.json
+  python experiment.py --minutes 20 40 --cost-keyword 0.9 --cost-document 0.9 --strategy max-entropy
 """
 import json
 import logging
@@ -48,6 +54,14 @@ def main(argv=None):
     g.add_argument("--seed-sizes", nargs="+", help="seed dictionary sizes: given (embeddings as they are), N pairs, full")
     g.add_argument("--noise", type=float, help="simulated annotator's noise")
     g.add_argument("-k", type=int, help="neighbours per language shown for each keyword (default: 5)")
+    g = p.add_argument_group("the comparison at equal annotator time (clime.comparison)")
+    g.add_argument("--minutes", nargs="+", type=float, help="annotator budgets in minutes (switches to the comparison)")
+    g.add_argument("--cost-keyword", type=float, help="minutes per keyword (default: 0.9, the paper's ~50 in 45 min)")
+    g.add_argument("--cost-document", type=float, help="minutes per document (default: 0.9)")
+    g.add_argument("--strategy", help="select_docs.py strategy of the active arms (default: max-entropy)")
+    g.add_argument("--clime-condition", help="update condition of the CLIME arms (default: realign+hinge, update.py's)")
+    g.add_argument("--tgt-weight", type=float, help="train.py --tgt-weight of the document arms (default: 1)")
+    g.add_argument("--arms", nargs="+", choices=["base", "active", "clime", "a+c"], help="arms (default: all four)")
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
     g.add_argument("--epochs", type=int, help="train.py --epochs (default: train.py's)")
@@ -72,7 +86,9 @@ def main(argv=None):
             raise ClimeError(f"not valid JSON ({err})", path) from None
         if not isinstance(conf, dict):
             raise ClimeError("expected a JSON object", path)
-    names = {f.name for f in fields(ex.Config)}
+    from clime import comparison
+
+    names = {f.name for f in fields(comparison.CompareConfig)}
     for key, value in vars(args).items():
         if key in names and value is not None and key != "seed":
             conf[key] = value
@@ -95,10 +111,18 @@ def main(argv=None):
     if not any(conf.get(k) for k in ("tgt_emb", "tgt_vec")):
         conf.setdefault("tgt_vec", "data/fra.vec.gz")
     conf["seed_sizes"] = [int(s) if str(s).isdigit() else s for s in conf.get("seed_sizes", ["given"])]
-    cfg = ex.Config.from_dict(conf, args.config)
-    experiment = ex.Experiment(cfg)
+    if comparison.is_comparison(conf):
+        conf.setdefault("oracles", ["dict"])
+        experiment = comparison.Comparison(comparison.load_config(conf, args.config))
+        render = comparison.render_markdown
+    else:
+        unknown = sorted(set(conf) & (names - {f.name for f in fields(ex.Config)}))
+        if unknown:
+            raise ClimeError(f"{', '.join(unknown)}: only for the comparison (give minutes)", args.config)
+        experiment = ex.Experiment(ex.Config.from_dict(conf, args.config))
+        render = ex.render_markdown
     report = experiment.run(progress=not cli.progress_disabled())
-    log.info("%s", ex.render_markdown(report).split("## Time per stage")[0].rstrip())
+    log.info("%s", render(report).split("## Time per stage")[0].rstrip())
     log.info("report: %s/report.md, %s/report.json", experiment.out, experiment.out)
     return 0
 
