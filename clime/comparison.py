@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import ClimeError
-from .experiment import (Config, Experiment, _load_json, _ms, _diff, _top_keywords, condition_args, count_judgements,
+from .experiment import (Config, Experiment, _diff, _load_json, _ms, _top_keywords, condition_args, count_judgements,
                          mean_std, paired_ci, read_train_results)
 from .fileio import atomic_open, write_json
 
@@ -83,29 +83,12 @@ class Comparison(Experiment):
 
     def run_unit(self, size, model, seed):
         cfg, r = self.cfg, self.runner
-        base = self.bases[size]
-        d = self.work / f"seed{size}" / model / f"s{seed}"
-        d.mkdir(parents=True, exist_ok=True)
-        before_json = d / "before.json"
-        r.script("train (before)", "train.py", self.train_args(base["src"], base["tgt"], model, seed, before_json,
-                                                              d / "model.pt"),
-                 [before_json, d / "model.pt"], d / "train.stamp")
-        before = read_train_results(before_json)
-        rank = d / "word_rank.txt"
-        r.script("rank", "rank_words.py", [d / "model.pt", "--train", cfg.train, "--output", rank]
-                 + list(cfg.rank_args) + ["-q"], [rank], d / "rank.stamp")
-        task = d / "ui"
         max_k = max(max(cfg.items(m)[0], cfg.split_items(m)[0]) for m in cfg.minutes)
         max_n = max(max(cfg.items(m)[1], cfg.split_items(m)[1]) for m in cfg.minutes)
-        r.script("preprocess", "preprocess_ui.py",
-                 ["--src-emb", base["src"], "--tgt-emb", base["tgt"], "-k", cfg.k, "--task", "experiment",
-                  "--rank", rank, "--max", max(max_k, 1), "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
-                  "--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang, "--categories", cfg.categories,
-                  "--out-dir", task] + list(cfg.preprocess_args) + ["-q"],
-                 [task / "setup.json"], d / "preprocess.stamp")
+        d, base, before, task = self.before_steps(size, model, seed, max(max_k, 1))
         # documents go into their own folder: preprocess_ui.py replaces the task folder whole
         dtask = d / f"docs_{cfg.strategy}"
-        exclude = [p for p in {self.eval_file, cfg.dev, cfg.test} if p]
+        exclude = sorted({p for p in (self.eval_file, cfg.dev, cfg.test) if p})
         sel = ["--model", d / "model.pt", "--tgt-emb", base["tgt"], "--docs", cfg.tgt_unlabeled, "--task", "experiment",
                "--out-dir", dtask, "--n", max(max_n, 1), "--strategy", cfg.strategy, "--categories", cfg.categories,
                "--seed", seed, "-q"]

@@ -431,8 +431,9 @@ class Experiment:
             a += ["--device", cfg.device]
         return a + list(cfg.train_args) + ["-q"]
 
-    def run_unit(self, size, model, seed):
-        """Everything for one (seed size, model, seed): before, then every oracle/budget/condition."""
+    def before_steps(self, size, model, seed, max_keywords):
+        """The shared start of a unit: the before classifier, its ranking and the keyword task.
+        Returns (unit folder, base embeddings, before metrics, task folder)."""
         cfg, r = self.cfg, self.runner
         base = self.bases[size]
         d = self.work / f"seed{size}" / model / f"s{seed}"
@@ -445,13 +446,18 @@ class Experiment:
         r.script("rank", "rank_words.py", [d / "model.pt", "--train", cfg.train, "--output", rank] + list(cfg.rank_args) + ["-q"],
                  [rank], d / "rank.stamp")
         task = d / "ui"
-        max_b = max(int(b) for b in cfg.budgets)
         r.script("preprocess", "preprocess_ui.py",
                  ["--src-emb", base["src"], "--tgt-emb", base["tgt"], "-k", cfg.k, "--task", "experiment",
-                  "--rank", rank, "--max", max_b, "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
+                  "--rank", rank, "--max", max_keywords, "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
                   "--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang, "--categories", cfg.categories,
                   "--out-dir", task] + list(cfg.preprocess_args) + ["-q"],
                  [task / "setup.json"], d / "preprocess.stamp")
+        return d, base, before, task
+
+    def run_unit(self, size, model, seed):
+        """Everything for one (seed size, model, seed): before, then every oracle/budget/condition."""
+        cfg, r = self.cfg, self.runner
+        d, base, before, task = self.before_steps(size, model, seed, max(int(b) for b in cfg.budgets))
         keywords = _top_keywords(task / "setup.json", 10)
         recs = []
         for oracle in cfg.oracles:

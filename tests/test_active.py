@@ -1,8 +1,6 @@
 """clime.active and select_docs.py on tiny synthetic pools."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,17 +8,9 @@ import pytest
 from clime import active, cli
 from clime.embeddings import Embeddings, save_embeddings
 from clime.errors import ClimeError
-
-ROOT = Path(__file__).resolve().parents[1]
+from test_train import _script
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", ROOT / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_entropy():

@@ -68,6 +68,13 @@ def _load(task, user):
     return t, sel
 
 
+def _load_with_labels(task, user):
+    """(TaskData, selection, the user's labels) for a page."""
+    t, sel = _load(task, user)
+    with _ext()["Session"]() as s:
+        return t, sel, labels_of(s, task, user)
+
+
 def labels_of(s, task, user):
     """{document key (JSON of its id): category label (decoded)} of one user."""
     ann = state.get_annotator(s, task, user)
@@ -102,9 +109,7 @@ def _export(task, user, sel):
 
 @bp.route("/<task>/<user>/documents")
 def first_open(task, user):
-    t, sel = _load(task, user)
-    with _ext()["Session"]() as s:
-        labels = labels_of(s, task, user)
+    t, sel, labels = _load_with_labels(task, user)
     for n, key in enumerate(sel["keys"], 1):
         if key not in labels:
             return redirect(url_for("documents.page", task=task, user=user, n=n))
@@ -113,13 +118,11 @@ def first_open(task, user):
 
 @bp.route("/<task>/<user>/documents/<int:n>")
 def page(task, user, n):
-    t, sel = _load(task, user)
+    t, sel, labels = _load_with_labels(task, user)
     total = len(sel["documents"])
     if not 1 <= n <= total:
         abort(404, f"there is no document {n}: this task has documents 1 to {total}")
     doc = sel["documents"][n - 1]
-    with _ext()["Session"]() as s:
-        labels = labels_of(s, task, user)
     key = sel["keys"][n - 1]
     chosen = _index_of(sel, labels[key]) if key in labels else None
     data = {"n": n, "total": total, "id": doc["id"], "label": chosen, "labelled": len(labels),
@@ -135,9 +138,7 @@ def page(task, user, n):
 
 @bp.route("/<task>/<user>/documents/done")
 def done(task, user):
-    t, sel = _load(task, user)
-    with _ext()["Session"]() as s:
-        labels = labels_of(s, task, user)
+    t, sel, labels = _load_with_labels(task, user)
     known = [labels[k] for k in sel["keys"] if k in labels]
     per = Counter(_index_of(sel, lab) for lab in known)
     counts = [(c["name"], per.get(i, 0)) for i, c in enumerate(sel["categories"])]
@@ -147,9 +148,7 @@ def done(task, user):
 
 @bp.route("/<task>/<user>/documents.jsonl")
 def download(task, user):
-    t, sel = _load(task, user)
-    with _ext()["Session"]() as s:
-        labels = labels_of(s, task, user)
+    t, sel, labels = _load_with_labels(task, user)
     lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in document_rows(sel["documents"], labels)]
     return Response("".join(lines), mimetype="application/x-ndjson", headers={
         "Content-Disposition": f'attachment; filename="{task}_{user}.docs.jsonl"'})
