@@ -51,6 +51,11 @@ def test_start_page_links_the_documents_only_when_there_are_some(env):
     assert r.status_code == 200 and 'id="documents-link"' in r.text and "5 French documents" in r.text
     r = c.get("/nodocs/alice")
     assert r.status_code == 200 and "documents-link" not in r.text
+    # the keyword summary page points to the documents too
+    u = User(env["app"])
+    u.c.post("/api/demo/alice/start", json={}, headers={"X-CSRF-Token": u.token})
+    r = u.c.get("/demo/alice/done")
+    assert r.status_code == 200 and "Label 5 documents" in r.text
 
 
 def test_document_page_shows_escaped_text_categories_and_progress(env):
