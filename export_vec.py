@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Write an embedding directory as word2vec text (with its 'N D' header line),
-gzipped when the output name ends in .gz.
+gzipped when the output name ends in .gz, or as word2vec binary (the format of
+word2vec.c and gensim's binary=True) when it ends in .bin.
 
   python export_vec.py embeds/en_new embeds/eng_new.vec
+  python export_vec.py embeds/en_new embeds/eng_new.bin
 """
 import logging
 
@@ -15,18 +17,25 @@ log = logging.getLogger("clime.export_vec")
 def main(argv=None):
     p = cli.make_parser(__doc__)
     p.add_argument("input", help="embedding directory (E.npy or E.pt, and words.json)")
-    p.add_argument("output", help="word2vec text file to write; .gz compresses")
+    p.add_argument("output", help="file to write: word2vec text (.vec, .txt; .gz compresses) or word2vec binary (.bin)")
     p.add_argument("--precision", type=int, default=9,
-                   help="significant digits per value; 9 reproduces float32 values exactly")
+                   help="significant digits per value in text output; 9 reproduces float32 values exactly "
+                        "(binary output is always exact)")
     args = cli.parse(p, argv, seed=False)
 
-    from clime.embeddings import load_embeddings, write_vec
+    from clime.embeddings import load_embeddings, write_bin, write_vec
 
     if not 1 <= args.precision <= 17:
         raise ClimeError(f"--precision must be between 1 and 17, got {args.precision}")
     emb = load_embeddings(args.input)
-    write_vec(args.output, emb.words, emb.vectors, precision=args.precision, progress=not cli.progress_disabled())
-    log.info("wrote %s (%d words x %d dims, %d significant digits)", args.output, len(emb), emb.dim, args.precision)
+    if args.output.endswith(".bin"):
+        write_bin(args.output, emb.words, emb.vectors)
+        log.info("wrote %s (word2vec binary, %d words x %d dims)", args.output, len(emb), emb.dim)
+    else:
+        write_vec(args.output, emb.words, emb.vectors, precision=args.precision,
+                  progress=not cli.progress_disabled())
+        log.info("wrote %s (%d words x %d dims, %d significant digits)", args.output, len(emb), emb.dim,
+                 args.precision)
     return 0
 
 

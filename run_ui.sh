@@ -15,7 +15,9 @@ fi
 source "$(dirname "$0")/scripts/setup_env.sh"
 if [ ! -f "ui_data/$TASK/setup.json" ]; then
     if [ "$TASK" = "example" ]; then
-        echo "run_ui: ui_data/example is missing; preparing it (a few minutes, once)" >&2
+        echo "run_ui: first start: ui_data/example is missing, so it is prepared now (once): binarize the" >&2
+        echo "run_ui: example vectors, train the CNN, rank the keywords, find neighbours and contexts." >&2
+        echo "run_ui: This takes a few minutes on a 2-core CPU; the app starts when it is done." >&2
         bash run_example.sh --prepare-ui
     else
         echo "error: ui_data/$TASK/setup.json not found: run preprocess_ui.py --task $TASK first" >&2

@@ -284,6 +284,11 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
             if acc > best[0]:
                 best = (acc, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
             bar.set_postfix(dev=f"{acc:.3f}", best=f"{best[0]:.3f}")
+        if bar.disable:   # no bar (stderr is not a terminal): a line per epoch at debug level and, when
+            # progress was asked for, one at info level every 5 epochs, so a redirected log shows progress
+            level = logging.INFO if progress and (epoch % 5 == 0 or epoch == config.epochs) else logging.DEBUG
+            log.log(level, "%s epoch %d/%d%s", desc or "training", epoch, config.epochs,
+                    f": dev accuracy {acc:.3f} (best {best[0]:.3f} at epoch {best[1]})" if dev is not None else "")
     bar.close()
     if dev is None:
         return model, float("nan"), config.epochs

@@ -405,6 +405,23 @@ def test_round_trip_binarize_export_binarize(tmp_path, gz):
     assert "default: 9" in " ".join(_run("export_vec.py", "--help").stdout.split())
 
 
+def test_export_vec_bin_writes_word2vec_binary(tmp_path):
+    rng = np.random.default_rng(6)
+    E = rng.standard_normal((20, 5)).astype(np.float32)
+    words = [f"w{i}" for i in range(20)]
+    src = _write(tmp_path / "in.vec", _text(words, E))
+    assert _run("binarize.py", src, tmp_path / "a", "--normalize", "none").returncode == 0
+    res = _run("export_vec.py", tmp_path / "a", tmp_path / "out.bin")
+    assert res.returncode == 0, res.stderr
+    raw = (tmp_path / "out.bin").read_bytes()
+    assert raw.startswith(b"20 5\n") and b"w0 " + E[0].astype("<f4").tobytes() in raw   # binary, not text
+    res = _run("binarize.py", tmp_path / "out.bin", tmp_path / "b", "--normalize", "none")
+    assert res.returncode == 0, res.stderr
+    b = load_embeddings(tmp_path / "b")
+    assert b.words == words
+    np.testing.assert_array_equal(b.vectors, E)
+
+
 def test_export_vec_bad_input(tmp_path):
     res = _run("export_vec.py", tmp_path / "missing", tmp_path / "o.vec")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1

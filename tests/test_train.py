@@ -146,6 +146,21 @@ def test_deterministic_and_runs_use_consecutive_seeds():
         assert torch.equal(a.best_state[k], b.best_state[k])
 
 
+def test_progress_reaches_a_log_without_a_terminal(caplog):
+    """Under pytest stderr is not a terminal, so the bar is hidden: epochs must still show in the log."""
+    src, tgt, train, test = make_task()
+    cfg = TrainConfig(model_type="cnn", **FAST)
+    with caplog.at_level("INFO", logger="clime.train"):
+        train_classifier(src, tgt, train, test, config=cfg, runs=1, seed=0, device="cpu", progress=True)
+    lines = [r.getMessage() for r in caplog.records if "epoch" in r.getMessage()]
+    assert any("epoch 5/12" in m and "dev accuracy" in m for m in lines), lines
+    assert any("epoch 12/12" in m for m in lines)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="clime.train"):
+        train_classifier(src, tgt, train, test, config=cfg, runs=1, seed=0, device="cpu", progress=False)
+    assert not [r for r in caplog.records if "epoch 5/12" in r.getMessage()]
+
+
 def test_checkpoint_reloads_with_weights_only(tmp_path):
     src, tgt, train, test = make_task()
     for i, d in enumerate(train + test):  # string labels are fine too

@@ -130,6 +130,19 @@ def test_bounded_objectives_keep_norms_but_dot_grows():
     assert np.allclose(ratio(c), 1, atol=1e-5)
 
 
+def test_dot_objective_warns_and_divergence_is_reported(caplog):
+    src, tgt = make_space(n=200)
+    j = judgements(rows_for(n_kw=3, per=4))
+    with caplog.at_level("WARNING"):
+        up.update(src, tgt, j, cfg_for("hinge", iters=200))
+    assert "unbounded" not in caplog.text and "diverging" not in caplog.text
+    with caplog.at_level("WARNING"):
+        up.update(src, tgt, j, cfg_for("dot", iters=3000))
+    assert "unbounded" in caplog.text and "diverging" in caplog.text
+    assert up.warn_if_diverged("dot", {"loss_first": -21.9, "loss_last": -849267.0})
+    assert not up.warn_if_diverged("hinge", {"loss_first": 3.0, "loss_last": 0.5})
+
+
 def test_only_touched_rows_change():
     src, tgt = make_space()
     j = judgements(rows_for())
