@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """The CLIME annotation app (Flask + SQLAlchemy).
 
-  python app.py [--host 127.0.0.1] [--port 5000] [--db URL] [--ui-data ui_data]   run the server
+  python app.py [--host 127.0.0.1] [--port 5000] [--team] [--allow-host NAME] ...   run the server
+  python app.py invite --task T --user U [--url http://HOST:PORT]                  an annotator's link (team mode)
+  python app.py invite --owner                                                     the owner's link (team mode)
   python app.py export --task T [--user U] [--out FILE] [--merged]                 write feedback CSVs
   python app.py stats --task T                                                     progress and agreement
 
-Annotators open http://HOST:PORT/<task>/<user_id>.  The database URL defaults to
-$CLIME_DATABASE_URL, else an SQLite file instance/clime.db.
+Annotators open http://HOST:PORT/<task>/<user_id> (local mode) or the link that
+`invite` printed for them (--team).  The server is waitress (bounded thread pool,
+idle timeout).  The database URL defaults to $CLIME_DATABASE_URL, else an SQLite file
+instance/clime.db.
 """
 
 import ipaddress
@@ -47,41 +51,104 @@ def is_loopback(host):
         return False
 
 
+def _positive(name, value, high):
+    if not 1 <= value <= high:
+        raise ClimeError(f"--{name} {value}: must be from 1 to {high}")
+
+
 def serve(argv):
     p = cli.make_parser(__doc__)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (anything but loopback exposes the app)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also serve requests for this host name or address (repeatable), e.g. the public "
+                        "name of the machine; served by default: localhost, 127.0.0.1, ::1 and --host")
+    p.add_argument("--team", action="store_true",
+                   help="team mode: every page needs the invitation link of `app.py invite` "
+                        "(default: local mode, whoever reaches the port may open everything)")
     p.add_argument("--ui-data", default="ui_data", help="folder of the tasks prepared by preprocess_ui.py")
-    p.add_argument("--feedbacks", default="feedbacks", help="folder where Finish writes <task>_<user>.csv")
+    p.add_argument("--feedbacks", default="feedbacks", help="folder where Finish writes <task>/<user>.csv")
+    p.add_argument("--threads", type=int, default=8, help="worker threads (requests handled at once)")
+    p.add_argument("--timeout", type=int, default=30,
+                   help="seconds a connection may stay idle or half-sent before it is closed")
+    p.add_argument("--connection-limit", type=int, default=100, help="open connections at most")
     _add_db(p)
     args = cli.parse(p, argv, seed=False)
-    if args.quiet:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if not 0 < args.port < 65536:
         raise ClimeError(f"--port {args.port}: not a port number")
-    app = _app(args, UI_DATA=args.ui_data, FEEDBACK_DIR=args.feedbacks)
+    _positive("threads", args.threads, 256)
+    _positive("timeout", args.timeout, 3600)
+    _positive("connection-limit", args.connection_limit, 10000)
+    from clime.webapp.access import allowed_hosts, is_wildcard, normal_host, valid_host
+
+    for name in args.allow_host:
+        if not valid_host(normal_host(name)):
+            raise ClimeError(f"--allow-host {name!r}: not a host name or address")
+    hosts = allowed_hosts(args.host, args.allow_host)
+    app = _app(args, UI_DATA=args.ui_data, FEEDBACK_DIR=args.feedbacks, ALLOWED_HOSTS=hosts,
+               ACCESS="team" if args.team else "local")
     if not is_loopback(args.host):
-        log.warning("WARNING: listening on %s: anyone who can reach this machine can open the app. "
-                    "Use it only on a network you trust.", args.host)
+        log.warning("WARNING: listening on %s: anyone who can reach this machine can reach the app%s.",
+                    args.host, "" if args.team else " and open everything (use --team, see docs/app.md)")
+    if is_wildcard(args.host) and not args.allow_host:
+        log.warning("WARNING: --host %s with no --allow-host: only requests for %s are served; "
+                    "add --allow-host with the name or address that others use", args.host, ", ".join(hosts))
     tasks = app.extensions["clime"]["tasks"].names()
     if not tasks:
         log.warning("no task found in %s (run preprocess_ui.py first)", args.ui_data)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
+    shown = "127.0.0.1" if is_wildcard(args.host) else (f"[{args.host}]" if ":" in args.host else args.host)
+    base = f"http://{shown}:{args.port}"
     for t in tasks[:5]:
-        log.info("task %s: open http://%s:%d/%s/<your_id>", t, shown, args.port, t)
-    from werkzeug.serving import make_server
+        if args.team:
+            log.info("task %s: annotators open the links of `python app.py invite --task %s --user ID --url %s`",
+                     t, t, base)
+        else:
+            log.info("task %s: open %s/%s/<your_id>", t, base, t)
+    log.info("serving host names: %s; %s mode", ", ".join(hosts), "team" if args.team else "local")
+    from clime.webapp import server
 
-    try:
-        server = make_server(args.host, args.port, app, threaded=True)
-    except OSError as err:
-        raise ClimeError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err})") from None
-    log.info("CLIME annotation app on http://%s:%d/ (Ctrl-C stops it)", shown, args.port)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    return server.run(app, args.host, args.port, base=base, threads=args.threads, timeout=args.timeout,
+                      connection_limit=args.connection_limit)
+
+
+def invite_cmd(argv):
+    p = cli.make_parser("Print an invitation link (team mode): for one annotator of a task, or for the owner "
+                        "(every page, export and statistics).  A new link replaces that person's old one.")
+    p.add_argument("--task", default=None, help="the task (with --user)")
+    p.add_argument("--user", default=None, help="the annotator's user id (with --task)")
+    p.add_argument("--owner", action="store_true", help="the owner's link instead of an annotator's")
+    p.add_argument("--revoke", action="store_true", help="delete the link instead of making one")
+    p.add_argument("--url", default="http://127.0.0.1:5000", help="the address annotators use to reach the app")
+    _add_db(p)
+    args = cli.parse(p, argv, seed=False)
+    from urllib.parse import quote, urlsplit
+
+    from clime.webapp.access import new_token, revoke
+    from clime.webapp.taskdata import valid_task, valid_user
+
+    if args.owner == (args.task is not None or args.user is not None):
+        raise ClimeError("give either --owner or both --task and --user")
+    if not args.owner:
+        if args.task is None or args.user is None:
+            raise ClimeError("give both --task and --user (or --owner)")
+        if not valid_task(args.task):
+            raise ClimeError(f"--task {args.task!r}: letters, digits, '-' and '_' only, at most 64")
+        if not valid_user(args.user):
+            raise ClimeError(f"--user {args.user!r}: not a valid user id")
+    url = args.url.rstrip("/")
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ClimeError(f"--url {args.url!r}: expected http://HOST:PORT or https://HOST")
+    role = "owner" if args.owner else "annotator"
+    who = "the owner" if args.owner else f"{args.user} on task {args.task}"
+    with _sessionmaker(args)() as s, s.begin():
+        if args.revoke:
+            n = revoke(s, role, args.task, args.user)
+            log.info("revoked %d link(s) of %s", n, who)
+            return 0
+        token = new_token(s, role, args.task, args.user)
+    path = "/" if args.owner else f"/{quote(args.task)}/{quote(args.user)}"
+    print(f"{url}{path}?token={token}")
+    log.info("link of %s (valid in team mode, until replaced or revoked); send it privately", who)
     return 0
 
 
@@ -110,8 +177,8 @@ def export_cmd(argv):
     _task_arg(p)
     p.add_argument("--user", default=None, help="only this user (default: every user of the task)")
     p.add_argument("--out", default=None,
-                   help="output file (one user or --merged) or folder (all users); default: "
-                        "feedbacks/<task>_<user>.csv, feedbacks/merged/<task>.csv with --merged")
+                   help="output file (one user or --merged) or folder (all users: <user>.csv in it); default: "
+                        "feedbacks/<task>/<user>.csv, feedbacks/<task>.merged.csv with --merged")
     p.add_argument("--merged", action="store_true", help="one file for all users, with a 'user' column at the end")
     p.add_argument("--feedbacks", default="feedbacks", help="default output folder")
     _add_db(p)
@@ -150,7 +217,7 @@ def stats_cmd(argv):
     return 0
 
 
-COMMANDS = {"export": export_cmd, "stats": stats_cmd}
+COMMANDS = {"export": export_cmd, "stats": stats_cmd, "invite": invite_cmd}
 
 
 def main(argv=None):

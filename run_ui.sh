@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Start the CLIME annotation app for one task:  bash run_ui.sh [task] [port]
+# Start the CLIME annotation app for one task:  bash run_ui.sh [task] [port] [app.py options]
 #   task  a folder of ui_data/ (default: example; prepared with run_example.sh --prepare-ui if missing)
 #   port  default 5000.  The app listens on 127.0.0.1 only; open the printed URL.
+#   app.py options, e.g. --team (invitation links, see docs/app.md), --threads 8, --timeout 30.
+# The server is waitress (app.py): a bounded thread pool and an idle timeout, never a development server.
 # Environment: CLIME_DATABASE_URL (default sqlite file instance/clime.db), CLIME_USER (user id shown in the URL).
 set -euo pipefail
 TASK="${1:-example}"
 PORT="${2:-5000}"
+shift $(( $# < 2 ? $# : 2 ))
 if ! [[ "$TASK" =~ ^[A-Za-z0-9_-]{1,64}$ ]]; then
     echo "error: task name '$TASK': letters, digits, '-' and '_' only" >&2; exit 2
 fi
@@ -25,10 +28,16 @@ if [ ! -f "ui_data/$TASK/setup.json" ]; then
     fi
 fi
 echo
-echo "  Open this address in your browser (replace '${CLIME_USER:-alice}' by your own user id):"
+if [[ " $* " == *" --team "* ]]; then
+    echo "  Team mode: each annotator opens their own link, made with"
+    echo
+    echo "      .venv/bin/python app.py invite --task $TASK --user <id> --url http://127.0.0.1:$PORT"
+else
+    echo "  Open this address in your browser (replace '${CLIME_USER:-alice}' by your own user id):"
+    echo
+    echo "      http://127.0.0.1:$PORT/$TASK/${CLIME_USER:-alice}"
+fi
 echo
-echo "      http://127.0.0.1:$PORT/$TASK/${CLIME_USER:-alice}"
+echo "  Stop the app with Ctrl-C. Feedback files are written to feedbacks/$TASK/<user>.csv on Finish."
 echo
-echo "  Stop the app with Ctrl-C. Feedback files are written to feedbacks/${TASK}_<user>.csv on Finish."
-echo
-exec "$VPY" app.py --host 127.0.0.1 --port "$PORT" --ui-data ui_data
+exec "$VPY" app.py --host 127.0.0.1 --port "$PORT" --ui-data ui_data "$@"

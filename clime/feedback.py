@@ -5,11 +5,21 @@ language, ``2`` the target.  List cells are Python list literals of words
 (``['hospital', 'nurses']``); JSON arrays are accepted on reading.  Cells are
 parsed with ``ast.literal_eval`` / ``json.loads``, never ``eval``.
 Extra trailing columns (e.g. ``user`` in a merged export) are kept.
+
+Text cells (keyword, timestamp, extra columns) are written so that a spreadsheet or a
+terminal cannot run them, and read back to the same text (``safe_cell``/``read_cell``):
+a cell starting with ``= + - @`` (after any ``'``) gets one ``'`` in front, which the
+reader removes; a cell with a control character (ESC, CR, tab, ...) is written as a
+Python string literal (``'\x1b[31mred'``), which the reader decodes (so is a text that
+is itself such a literal).  List cells are
+Python literals already: they start with ``[`` and ``repr`` escapes control characters.
 """
 
 import ast
 import csv
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +49,47 @@ class FeedbackRow:
             d[f] = list(getattr(self, f))
         d.update(self.extra)
         return d
+
+
+_FORMULA = re.compile(r"'*[=+\-@]")
+_FORMULA_QUOTED = re.compile(r"'+[=+\-@]")
+
+
+def _has_control(text):
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _str_literal(cell):
+    """The string that ``cell`` spells as a quoted Python string literal, else None."""
+    if len(cell) < 2 or cell[0] not in "'\"" or cell[-1] != cell[0]:
+        return None
+    try:
+        value = ast.literal_eval(cell)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def safe_cell(text):
+    """``text`` as a CSV cell that neither a spreadsheet (formula) nor a terminal (escape
+    codes) will interpret; ``read_cell`` gives ``text`` back."""
+    text = str(text)
+    if _has_control(text) or _str_literal(text) is not None:
+        return repr(text)
+    if _FORMULA.match(text):
+        return "'" + text
+    return text
+
+
+def read_cell(cell):
+    """The inverse of ``safe_cell``; cells it leaves alone (every cell of older files but
+    a few pathological ones) come back as they are."""
+    value = _str_literal(cell)
+    if value is not None and (_has_control(value) or _str_literal(value) is not None):
+        return value
+    if _FORMULA_QUOTED.match(cell):
+        return cell[1:]
+    return cell
 
 
 def format_list(words):
@@ -77,7 +128,7 @@ def read_feedback(path):
                 header = next(reader)
             except StopIteration:
                 raise ClimeError("empty file", path, 1) from None
-            header = [h.strip() for h in header]
+            header = [read_cell(h.strip()) for h in header]
             if header[: len(FIELDS)] != FIELDS:
                 raise ClimeError(f"wrong header {','.join(header)!r}, expected {','.join(FIELDS)!r}", path, 1)
             extra_cols = header[len(FIELDS):]
@@ -88,13 +139,13 @@ def read_feedback(path):
                     continue
                 if len(cells) != len(header):
                     raise ClimeError(f"expected {len(header)} cells, found {len(cells)}", path, line)
-                keyword = cells[0].strip()
+                keyword = read_cell(cells[0].strip())
                 if not keyword:
                     raise ClimeError("empty keyword", path, line)
-                row = FeedbackRow(keyword=keyword, timestamp=cells[1].strip(), line=line)
+                row = FeedbackRow(keyword=keyword, timestamp=read_cell(cells[1].strip()), line=line)
                 for name, cell in zip(LIST_FIELDS, cells[2:len(FIELDS)]):
                     setattr(row, name, parse_list(cell, path, line, name))
-                row.extra = dict(zip(extra_cols, cells[len(FIELDS):]))
+                row.extra = {k: read_cell(v) for k, v in zip(extra_cols, cells[len(FIELDS):])}
                 rows.append(row)
     except UnicodeDecodeError as err:
         raise ClimeError(f"invalid UTF-8 ({err.reason})", path) from None
@@ -103,14 +154,15 @@ def read_feedback(path):
     return rows
 
 
-def write_feedback(path, rows, extra_fields=()):
-    """Write FeedbackRow objects (or dicts with the same keys) atomically."""
-    header = FIELDS + list(extra_fields)
-    with atomic_open(path, newline="") as fh:
+def write_feedback(path, rows, extra_fields=(), private=False):
+    """Write FeedbackRow objects (or dicts with the same keys) atomically; text cells
+    through ``safe_cell``.  ``private``: the file is made 0600 (a new folder 0700)."""
+    header = FIELDS + [safe_cell(x) for x in extra_fields]
+    with atomic_open(path, newline="", private=private) as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
         for r in rows:
             d = r.as_dict() if isinstance(r, FeedbackRow) else r
-            w.writerow([d["keyword"], d.get("timestamp", "")]
+            w.writerow([safe_cell(d["keyword"]), safe_cell(d.get("timestamp", ""))]
                        + [format_list(d.get(f, [])) for f in LIST_FIELDS]
-                       + [d.get(x, "") for x in extra_fields])
+                       + [safe_cell(d.get(x, "")) for x in extra_fields])

@@ -14,20 +14,42 @@ def _umask():
     return mask
 
 
+def private_dir(path):
+    """Make folder ``path`` and its missing parents with mode 0700; existing ones are kept as they are."""
+    path = Path(path)
+    if not path.is_dir():
+        if path.parent != path:
+            private_dir(path.parent)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+    return path
+
+
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, private=False, replace=True):
     """Yield a temporary file path beside ``path``; rename it over ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched.
+    ``private``: the file is made 0600 (and a missing folder 0700), else the usual
+    permissions of the umask.  ``replace=False``: an existing ``path`` is never
+    replaced, not even by a race (FileExistsError; the temporary file is removed).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+    if not private:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if path exists
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -35,9 +57,10 @@ def atomic_path(path):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="w", encoding="utf-8", newline=None):
-    """Open a temporary file for writing; it replaces ``path`` when the block ends cleanly."""
-    with atomic_path(path) as tmp:
+def atomic_open(path, mode="w", encoding="utf-8", newline=None, private=False, replace=True):
+    """Open a temporary file for writing; it replaces ``path`` when the block ends cleanly
+    (``private``, ``replace``: as in ``atomic_path``)."""
+    with atomic_path(path, private=private, replace=replace) as tmp:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with open(tmp, mode, **kwargs) as fh:
             yield fh

@@ -3,6 +3,23 @@
 A document file has one JSON object a line: ``{"id": int, "text": [tokens],
 "label": int}`` (``label`` absent in unlabelled files).  ``text`` may also be a
 raw string, which is tokenised with :func:`tokenize`.
+
+Tokenisation rules (:func:`tokenize`), documented in docs/make_kit.md:
+
+- A token is a run of letters and digits, apostrophes *inside* a word included
+  (``o'clock``, Finnish ``show'n``), or one punctuation mark.  Hyphens and
+  other marks split words (``covid-19`` -> ``covid - 19``, ``peut-être`` ->
+  ``peut - être``): the word vectors the kits use have no hyphenated entries.
+  The typographic apostrophe ’ is written as '.
+- ``lang="en"``: the clitics ``n't 's 're 've 'll 'd 'm`` are split off
+  (``don't`` -> ``do n't``, ``it's`` -> ``it 's``, ``can't`` -> ``can n't``,
+  ``won't`` -> ``will n't``), as in the Penn Treebank.
+- ``lang="fr"``: the elided words ``l' d' j' qu' n' s' c' m' t' jusqu' lorsqu'
+  puisqu' quoiqu'`` are split off the word they lean on (``l'avion`` ->
+  ``l' avion``, ``qu'aujourd'hui`` -> ``qu' aujourd'hui``); words that carry an
+  apostrophe of their own stay whole (``aujourd'hui``, ``quelqu'un``,
+  ``presqu'île``, ``prud'homme``).
+- Any other language (``lang=None``, ``"fi"``, ...): only the general rule.
 """
 
 import json
@@ -12,24 +29,65 @@ from pathlib import Path
 from .errors import ClimeError
 from .fileio import atomic_open, require_file
 
-# A run of letters/digits, keeping a French-style elision apostrophe on the
-# first part (l'école -> l' école), or a single punctuation mark.
-_TOKEN = re.compile(r"[^\W_]+(?:['’](?=[^\W\d_]))?|[^\w\s]|_+", re.UNICODE)
+# letters/digits with inner apostrophes | one punctuation mark | a run of underscores
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_+", re.UNICODE)
+
+_EN_CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
+_EN_NEGATED = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
+_EN_WHOLE = {"ain't"}
+
+_FR_ELIDED = ("jusqu'", "lorsqu'", "puisqu'", "quoiqu'", "qu'", "l'", "d'", "j'", "n'", "s'", "c'", "m'", "t'")
+_FR_WHOLE = {"aujourd'hui", "quelqu'un", "quelqu'une", "presqu'île", "presqu'îles", "prud'homme", "prud'hommes"}
+
+LANGUAGES = ("en", "fr")  # languages with rules of their own; every other code gets the general rule
 
 
-def tokenize(text, lower=True):
-    """Split a raw string into word and punctuation tokens (lower-cased by default)."""
+def _split_en(word):
+    low = word.lower()
+    if "'" not in word or low in _EN_WHOLE:
+        return [word]
+    for clitic in _EN_CLITICS:
+        if low.endswith(clitic) and len(low) > len(clitic):
+            stem = word[: -len(clitic)]
+            if clitic == "n't":
+                stem = _EN_NEGATED.get(stem.lower(), stem)
+            return _split_en(stem) + [word[-len(clitic):]]
+    return [word]
+
+
+def _split_fr(word):
+    low = word.lower()
+    if "'" not in word or low in _FR_WHOLE:
+        return [word]
+    for elided in _FR_ELIDED:
+        if low.startswith(elided) and len(low) > len(elided):
+            return [word[: len(elided)]] + _split_fr(word[len(elided):])
+    return [word]
+
+
+_SPLIT = {"en": _split_en, "fr": _split_fr}
+
+
+def tokenize(text, lower=True, lang=None):
+    """Split a raw string into word and punctuation tokens (lower-cased by default),
+    with the rules of ``lang`` (an ISO 639-1 code; see the module docstring)."""
     if lower:
         text = text.lower()
-    return [t.replace("’", "'") for t in _TOKEN.findall(text)]
+    text = text.replace("’", "'")
+    split = _SPLIT.get((lang or "").lower()[:2])
+    tokens = _TOKEN.findall(text)
+    if split is None:
+        return tokens
+    return [t for word in tokens for t in split(word)]
 
 
-def read_docs(path, labeled=True, max_lines=None):
+def read_docs(path, labeled=True, max_lines=None, lang=None):
     """Read a JSON-lines document file.
 
     Returns a list of dicts with ``id``, ``text`` (list of tokens) and, when
     ``labeled``, ``label`` (int or str).  Any malformed line is a ClimeError
-    naming the file and line.
+    naming the file and line.  A raw-string ``text`` is tokenised with the
+    rules of ``lang`` (see :func:`tokenize`).
     """
     path = Path(path)
     require_file(path, "a JSON-lines document file")
@@ -55,7 +113,7 @@ def read_docs(path, labeled=True, max_lines=None):
                 raise ClimeError("missing field 'text'", path, lineno)
             text = obj["text"]
             if isinstance(text, str):
-                text = tokenize(text)
+                text = tokenize(text, lang=lang)
             elif not (isinstance(text, list) and all(isinstance(t, str) for t in text)):
                 raise ClimeError("'text' must be a list of strings or a string", path, lineno)
             doc_id = obj.get("id", len(docs))

@@ -1,124 +1,81 @@
 #!/usr/bin/env python3
-"""Build the committed English–French example in data/ from ../shared/datasets/en-fr/.
+"""Rebuild the committed examples with the converter (clime.kit, as make_kit.py):
+data/ (English -> French) from ../shared/datasets/en-fr/ and data/fi/ (English ->
+Finnish) from ../shared/datasets/en-fi/.
 
-Maintainers only (users never run it): it needs the shared kit beside the
-repository.  Deterministic for a fixed --seed.
+Maintainers only (users never run it): it needs the shared kits beside the
+repository.  Deterministic: a rerun writes the same bytes.  The same as
 
-What it does:
-- documents: SIB-200 English train+dev (labelled) -> en.json; French test ->
-  fr.json; French train+dev -> fr_unlabeled.json (no labels) and
-  fr_labeled.json (labels, for the simulated annotator and tuning only);
-  French dev -> fr_dev.json.  Tokenised with clime.text.tokenize.
-- vectors: every word of the example documents and of the dictionaries, plus the
-  most frequent words up to --top per language; unit -> centre -> unit
-  normalised; the French space mapped onto the English one by orthogonal
-  Procrustes fitted on only --seed-pairs pairs of the training dictionary, so
-  that the alignment is as rough as a low-resource language's.
-- dictionaries: dict.seed.tsv (the pairs used for that alignment),
-  dict.oracle.tsv (the rest of the training dictionary: what a bilingual
-  person knows beyond the seed), dict.test.tsv (word-translation test pairs).
+  python make_kit.py --out data --src-lang en --tgt-lang fr \\
+      --src-train K/sib200/en/train.tsv K/sib200/en/dev.tsv \\
+      --tgt-train K/sib200/fr/train.tsv K/sib200/fr/dev.tsv --tgt-dev K/sib200/fr/dev.tsv \\
+      --tgt-test K/sib200/fr/test.tsv --src-vec K/en.vec.gz --tgt-vec K/fr.vec.gz \\
+      --dict K/dict.en-fr.train.tsv --test-dict K/dict.en-fr.test.tsv \\
+      --label-column category --id-column index_id --categories data/categories.txt
+
+(with K = ../shared/datasets/en-fr; for Finnish the en-fi kit, fi, --out data/fi and
+--no-dict-vectors --digits 3),
+except that data/ keeps its README.md, this script and the fi/ folder.
 """
 
 import argparse
-import csv
-import random
+import logging
+import shutil
 import sys
-from collections import Counter
+import tempfile
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clime.align import fit_orthogonal, read_dictionary  # noqa: E402
-from clime.embeddings import read_vec, write_vec  # noqa: E402
-from clime.fileio import atomic_open  # noqa: E402
-from clime.text import tokenize, write_docs  # noqa: E402
+from clime import cli  # noqa: E402
+from clime.kit import build_kit, kit_names  # noqa: E402
 
-CATEGORIES = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
-
-
-def read_split(path):
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [{"id": int(r["index_id"]), "text": tokenize(r["text"]), "label": CATEGORIES.index(r["category"])}
-            for r in rows]
-
-
-def unit(E):
-    return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+CATEGORIES = "science/technology,travel,politics,sports,health,entertainment,geography"
+# tgt language -> (kit folder, output folder, options)
+KITS = {
+    "fr": ("en-fr", ROOT / "data", {}),
+    # Finnish: a 50,000-word vocabulary and 18,017 dictionary pairs; vectors only for the
+    # documents', the 5,000 most frequent and the test dictionary's words, at 3 significant
+    # digits, keep the committed files small (make_kit.py --no-dict-vectors --digits 3)
+    "fi": ("en-fi", ROOT / "data" / "fi", {"digits": 3, "dict_vectors": False}),
+}
 
 
-def select(words, E, needed, top):
-    """Rows of the frequency-sorted file: the first `top` words plus every needed word, in file order."""
-    keep = [i for i, w in enumerate(words) if i < top or w in needed]
-    return [words[i] for i in keep], E[keep]
-
-
-def write_pairs(path, pairs):
-    with atomic_open(path) as fh:
-        for s, t in pairs:
-            fh.write(f"{s}\t{t}\n")
+def build(lang, shared):
+    folder, out, opts = KITS[lang]
+    kit = shared / folder
+    if not kit.is_dir():
+        raise SystemExit(f"error: {kit}: the shared {folder} kit is not there")
+    sib = kit / "sib200"
+    with tempfile.TemporaryDirectory(dir=ROOT / "data") as tmp:
+        built = Path(tmp) / "kit"
+        summary = build_kit(
+            built, "en", lang, [sib / "en/train.tsv", sib / "en/dev.tsv"],
+            [sib / f"{lang}/train.tsv", sib / f"{lang}/dev.tsv"], [sib / f"{lang}/test.tsv"],
+            kit / "en.vec.gz", kit / f"{lang}.vec.gz", kit / f"dict.en-{lang}.train.tsv",
+            tgt_dev=[sib / f"{lang}/dev.tsv"], test_dict=kit / f"dict.en-{lang}.test.tsv", categories=CATEGORIES,
+            label_col="category", id_col="index_id", **opts)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in kit_names("en", lang).values():  # only the kit's files: README.md and fi/ stay
+            shutil.move(str(built / name), str(out / name))
+    return summary
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kit", default=str(ROOT.parent / "shared/datasets/en-fr"), help="the shared en-fr kit")
-    ap.add_argument("--out", default=str(ROOT / "data"))
-    ap.add_argument("--top", type=int, default=5000, help="most frequent words kept per language")
-    ap.add_argument("--seed-pairs", type=int, default=200, help="dictionary pairs used for the alignment")
-    ap.add_argument("--digits", type=int, default=4, help="significant digits of the written vectors")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared/datasets"), help="folder of the shared kits")
+    ap.add_argument("--only", choices=sorted(KITS), help="rebuild one example only")
     args = ap.parse_args()
-    kit, out = Path(args.kit), Path(args.out)
-    if not kit.is_dir():
-        sys.exit(f"error: {kit}: the shared en-fr kit is not there")
-
-    split = {(lang, s): read_split(kit / "sib200" / lang / f"{s}.tsv")
-             for lang in ("en", "fr") for s in ("train", "dev", "test")}
-    en_docs = split["en", "train"] + split["en", "dev"]
-    fr_trdev = split["fr", "train"] + split["fr", "dev"]
-    write_docs(out / "en.json", en_docs)
-    write_docs(out / "fr.json", split["fr", "test"])
-    write_docs(out / "fr_unlabeled.json", [{"id": d["id"], "text": d["text"]} for d in fr_trdev])
-    write_docs(out / "fr_labeled.json", fr_trdev)
-    write_docs(out / "fr_dev.json", split["fr", "dev"])
-    with atomic_open(out / "categories.txt") as fh:
-        fh.write("\n".join(CATEGORIES) + "\n")
-
-    train_pairs = read_dictionary(kit / "dict.en-fr.train.tsv")
-    test_pairs = read_dictionary(kit / "dict.en-fr.test.tsv")
-    en_need = {t for s in ("train", "dev", "test") for d in split["en", s] for t in d["text"]}
-    fr_need = {t for s in ("train", "dev", "test") for d in split["fr", s] for t in d["text"]}
-    en_need |= {s for s, _ in train_pairs + test_pairs}
-    fr_need |= {t for _, t in train_pairs + test_pairs}
-
-    en_words, en_E = read_vec(kit / "en.vec.gz")[:2]
-    fr_words, fr_E = read_vec(kit / "fr.vec.gz")[:2]
-    en_words, en_E = select(en_words, en_E, en_need, args.top)
-    fr_words, fr_E = select(fr_words, fr_E, fr_need, args.top)
-    en_E, fr_E = (unit(unit(E) - unit(E).mean(0)) for E in (en_E, fr_E))
-
-    rng = random.Random(args.seed)
-    shuffled = train_pairs[:]
-    rng.shuffle(shuffled)
-    seed, oracle = shuffled[: args.seed_pairs], shuffled[args.seed_pairs:]
-    en_ix = {w: i for i, w in enumerate(en_words)}
-    fr_ix = {w: i for i, w in enumerate(fr_words)}
-    W = fit_orthogonal(fr_E[[fr_ix[t] for _, t in seed]], en_E[[en_ix[s] for s, _ in seed]])
-    fr_E = (fr_E @ W).astype(np.float32)
-
-    write_pairs(out / "dict.seed.tsv", seed)
-    write_pairs(out / "dict.oracle.tsv", sorted(oracle))
-    write_pairs(out / "dict.test.tsv", test_pairs)
-    write_vec(out / "eng.vec.gz", en_words, en_E, precision=args.digits)
-    write_vec(out / "fra.vec.gz", fr_words, fr_E, precision=args.digits)
-    n_tok = Counter(len(d["text"]) for d in en_docs)
-    print(f"en: {len(en_words)} words, fr: {len(fr_words)} words; {len(en_docs)} English docs "
-          f"(mean {sum(k * v for k, v in n_tok.items()) / len(en_docs):.1f} tokens), "
-          f"{len(split['fr', 'test'])} French test docs; seed {len(seed)} / oracle {len(oracle)} / "
-          f"test {len(test_pairs)} pairs")
+    cli.setup_logging()
+    for lang in [args.only] if args.only else sorted(KITS, reverse=True):
+        s = build(lang, Path(args.shared))
+        c = s["coverage"]
+        logging.info("%s: %d en / %d %s words, %d+%d+%d documents, seed %d / oracle %d / test %d pairs; word-token "
+                     "coverage en %.1f%%, %s %.1f%%", KITS[lang][1], s["src_words"], s["tgt_words"], lang,
+                     s["src_docs"], s["tgt_docs"], s["test_docs"], s["seed_pairs"], s["oracle_pairs"],
+                     s["test_pairs"], 100 * c["source_kit"]["words_covered"], lang,
+                     100 * c["target_kit"]["words_covered"])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ exists (else a small synthetic task), and drives Debian's /usr/bin/chromium with
 import argparse
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +28,7 @@ def main():
     ap.add_argument("--documents-only", action="store_true", help="only the document page (app_documents.png)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
+    from clime.webapp.server import Background
 
     tmp = Path(tempfile.mkdtemp(prefix="clime_shots_"))
     ui, task = Path(args.ui_data), args.task
@@ -37,9 +36,8 @@ def main():
         ui, task = tmp / "ui_data", "demo"
         write_demo_documents(write_demo_task(ui, task, hostile=False), hostile=False)
     app = create_app({"UI_DATA": str(ui), "INSTANCE_PATH": str(tmp / "instance"), "FEEDBACK_DIR": str(tmp / "fb")})
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_port}"
+    srv = Background(app)
+    base = srv.url
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:

@@ -339,7 +339,7 @@ def test_finish_writes_feedback_and_summary(env):
     a.ok("view", {"page": 3})  # opened, nothing marked: an empty row
     res = a.ok("finish", {"page": 3})
     assert res["url"] == "/demo/alice/done" and res["written"] is True
-    path = env["tmp"] / "feedbacks" / "demo_alice.csv"
+    path = env["tmp"] / "feedbacks" / "demo" / "alice.csv"
     assert path.read_text().splitlines()[0] == "keyword,timestamp,pos1,pos2,neg1,neg2,new1,new2"
     rows = read_feedback(path)
     assert [r.keyword for r in rows] == ["hospital", "match", "election"]  # page 4, 5 never opened
@@ -410,16 +410,16 @@ def test_export_cli(env, capsys):
     assert len(rows) == 1 and rows[0].pos1 == ["doctor"] and rows[0].neg1 == ["nurse", "football"]
     assert rows[0].new2 == ["santé"] and rows[0].pos2 == ["santé"]
     assert app_script.main(["export", "--task", "demo", "--out", str(out / "all")] + base) == 0
-    assert sorted(p.name for p in (out / "all").iterdir()) == ["demo_alice.csv", "demo_bob.csv"]
+    assert sorted(p.name for p in (out / "all").iterdir()) == ["alice.csv", "bob.csv"]
     assert app_script.main(["export", "--task", "demo", "--merged", "--out", str(out / "m.csv")] + base) == 0
     merged = read_feedback(out / "m.csv")
     assert [(r.keyword, r.extra["user"]) for r in merged] == [("hospital", "alice"), ("hospital", "bob")]
     assert (out / "m.csv").read_text().splitlines()[0].endswith(",new1,new2,user")
     # default locations
     assert app_script.main(["export", "--task", "demo", "--feedbacks", str(out / "d")] + base) == 0
-    assert (out / "d" / "demo_alice.csv").exists()
+    assert (out / "d" / "demo" / "alice.csv").exists()
     assert app_script.main(["export", "--task", "demo", "--merged", "--feedbacks", str(out / "d")] + base) == 0
-    assert (out / "d" / "merged" / "demo.csv").exists()
+    assert (out / "d" / "demo.merged.csv").exists()
     # errors: exit 2 with one line, nothing written
     with pytest.raises(SystemExit) as e:
         app_script.cli.run(app_script.main, ["export", "--task", "demo", "--user", "carol",

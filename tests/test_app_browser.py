@@ -5,7 +5,6 @@ Skipped when /usr/bin/chromium or playwright is missing, unless CLIME_REQUIRE_BR
 """
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -36,18 +35,25 @@ def server(tmp_path_factory):
         if REQUIRE:
             pytest.fail(f"browser tests required (CLIME_REQUIRE_BROWSER=1) but {why}")
         pytest.skip(why)
-    from werkzeug.serving import make_server
-
     tmp = tmp_path_factory.mktemp("browser")
     write_demo_task(tmp / "ui_data", "demo")
-    application = create_app({"UI_DATA": str(tmp / "ui_data"), "INSTANCE_PATH": str(tmp / "instance"),
-                              "FEEDBACK_DIR": str(tmp / "feedbacks")})
-    srv = make_server("127.0.0.1", 0, application, threaded=True)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield {"url": f"http://127.0.0.1:{srv.server_port}", "tmp": tmp}
-    srv.shutdown()
-    th.join(5)
+    servers = {}
+    for mode in ("local", "team"):
+        application = create_app({"UI_DATA": str(tmp / "ui_data"), "INSTANCE_PATH": str(tmp / "instance"),
+                                  "FEEDBACK_DIR": str(tmp / "feedbacks"), "ACCESS": mode,
+                                  "DATABASE_URL": f"sqlite:///{tmp / f'{mode}.db'}"})
+        servers[mode] = serve_in_thread(application)
+    yield {"url": servers["local"]["url"], "team": servers["team"], "tmp": tmp}
+    for srv in servers.values():
+        srv["stop"]()
+
+
+def serve_in_thread(application):
+    """The app behind waitress (as app.py serves it) on a free loopback port."""
+    from clime.webapp.server import Background
+
+    srv = Background(application)
+    return {"url": srv.url, "port": srv.port, "app": application, "stop": srv.stop}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +62,9 @@ def browser(server):
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            # a DNS-rebinding attacker's name that resolves to this machine
+            "--host-resolver-rules=MAP evil.test 127.0.0.1"])
         yield b
         b.close()
 
@@ -239,7 +247,7 @@ def test_annotator_plays_through(server, browser):
     page.wait_for_url(f"{base}/demo/alice/done")
     assert "Thank you" in page.content()
     assert page.locator("#sum-keywords").text_content().strip() == "2"
-    path = server["tmp"] / "feedbacks" / "demo_alice.csv"
+    path = server["tmp"] / "feedbacks" / "demo" / "alice.csv"
     rows = read_feedback(path)
     assert [r.keyword for r in rows] == ["hospital", "match", "election", XSS_IMG]
     h = rows[0]
@@ -275,5 +283,48 @@ def test_tablet_touch_and_two_tabs(server, browser):
     assert w.mark_of("src", "vote") == "neg"  # last action wins
     page.locator("#keyword").tap()
     page.wait_for_selector("#ctx-panel:not([hidden])")
+    w.clean()
+    w.ctx.close()
+
+
+def test_rebound_name_is_refused_in_the_browser(server, browser):
+    """evil.test resolves to 127.0.0.1 (as after DNS rebinding): the app refuses to serve it."""
+    port = server["url"].rsplit(":", 1)[1]
+    w = Watch(browser)
+    r = w.page.goto(f"http://evil.test:{port}/demo/victim")
+    assert r.status == 400 and "host" in w.page.content()
+    # a script on the attacker's page cannot fetch a token or post an action either
+    got = w.page.evaluate("""async () => {
+        const a = await fetch('/api/csrf');
+        const b = await fetch('/api/demo/victim/view', {method: 'POST', body: '{"page": 1}',
+                              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': 'x'}});
+        return [a.status, b.status];
+    }""")
+    assert got == [400, 400]
+    w.ctx.close()
+
+
+def test_team_mode_invitation_in_the_browser(server, browser):
+    from clime.webapp.access import new_token
+
+    team = server["team"]
+    with team["app"].extensions["clime"]["Session"]() as s, s.begin():
+        token = new_token(s, "annotator", "demo", "carol")
+    w = Watch(browser)
+    page = w.page
+    r = page.goto(f"{team['url']}/demo/dave")
+    assert r.status == 403 and "invitation link" in page.content()
+    w.errors.clear()  # the console's note about that 403
+    page.goto(f"{team['url']}/demo/carol?token={token}")
+    assert page.url == f"{team['url']}/demo/carol"  # the token left the address bar
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(f"{team['url']}/demo/carol/1")
+    page.wait_for_selector("#rows-src li.row")
+    w.saved()
+    page.keyboard.press("a")
+    w.saved()
+    assert w.mark_of("src", "doctor") == "pos"
+    assert w.ctx.request.get(f"{team['url']}/demo/dave/1").status == 403
+    assert w.ctx.request.get(f"{team['url']}/api/demo/stats").status == 403
     w.clean()
     w.ctx.close()

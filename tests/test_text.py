@@ -13,9 +13,35 @@ def test_tokenize_words_punctuation_and_case():
     assert tokenize("  ") == []
 
 
-def test_tokenize_french_elision_and_apostrophes():
-    assert tokenize("L'école d’été") == ["l'", "école", "d'", "été"]
-    assert tokenize("rock'n'roll 1990's")[:2] == ["rock'", "n'"]
+def test_tokenize_apostrophes_inside_words_stay_without_a_language():
+    assert tokenize("L'école d’été") == ["l'école", "d'été"]
+    assert tokenize("rock'n'roll show’n 'quoted' o'clock") == ["rock'n'roll", "show'n", "'", "quoted", "'", "o'clock"]
+
+
+def test_tokenize_english_contractions():
+    assert tokenize("Don't! It's can't, won't; I'm we'd they've you'll", lang="en") == [
+        "do", "n't", "!", "it", "'s", "can", "n't", ",", "will", "n't", ";", "i", "'m", "we", "'d", "they",
+        "'ve", "you", "'ll"]
+    assert tokenize("The women's shouldn't've o'clock ain't", lang="en") == [
+        "the", "women", "'s", "should", "n't", "'ve", "o'clock", "ain't"]
+    assert tokenize("Don't", lower=False, lang="en") == ["Do", "n't"]
+    assert tokenize("students' rooms", lang="en") == ["students", "'", "rooms"]
+
+
+def test_tokenize_french_elisions():
+    assert tokenize("L'avion d’été qu'aujourd'hui", lang="fr") == ["l'", "avion", "d'", "été", "qu'", "aujourd'hui"]
+    assert tokenize("jusqu'à lorsqu'il puisqu'on n'a s'est c'est j'ai m'a t'es", lang="fr") == [
+        "jusqu'", "à", "lorsqu'", "il", "puisqu'", "on", "n'", "a", "s'", "est", "c'", "est", "j'", "ai", "m'", "a",
+        "t'", "es"]
+    assert tokenize("Aujourd'hui quelqu'un presqu'île", lang="fr") == ["aujourd'hui", "quelqu'un", "presqu'île"]
+    assert tokenize("peut-être a-t-il", lang="fr") == ["peut", "-", "être", "a", "-", "t", "-", "il"]
+    assert tokenize("L'Europe", lower=False, lang="fra") == ["L'", "Europe"]
+
+
+def test_tokenize_other_languages_use_the_general_rule():
+    assert tokenize("Show'n YK:n Etelä-Afrikan l'avion", lang="fi") == [
+        "show'n", "yk", ":", "n", "etelä", "-", "afrikan", "l'avion"]
+    assert tokenize("don't", lang="de") == tokenize("don't") == ["don't"]
 
 
 def test_tokenize_numbers_and_scripts():
@@ -43,6 +69,8 @@ def test_read_docs_labeled_unlabeled_and_raw_text(tmp_path):
     assert docs == [{"id": 7, "text": ["x"]}]
     docs = read_docs(_lines(tmp_path, json.dumps({"text": ["x"]}), json.dumps({"text": ["y"]})), labeled=False)
     assert [d["id"] for d in docs] == [0, 1]
+    docs = read_docs(_lines(tmp_path, json.dumps({"text": "L'avion"})), labeled=False, lang="fr")
+    assert docs[0]["text"] == ["l'", "avion"]
 
 
 BAD = {

@@ -5,7 +5,10 @@ Config keys (all optional): ``UI_DATA`` (task directories, default ``<repo>/ui_d
 ``CLIME_DATABASE_URL``, else ``sqlite:///<instance>/clime.db``), ``INSTANCE_PATH``
 (default ``<repo>/instance``: the secret key and the default database live there),
 ``SECRET_KEY`` (tests only; normally a random key created once in ``instance/secret_key``),
-``MAX_CONTENT_LENGTH`` (bytes of a request body, default 16 KiB).
+``MAX_CONTENT_LENGTH`` (bytes of a request body, default 16 KiB), ``ACCESS`` (``"local"``,
+the default: whoever reaches the port may open everything; ``"team"``: invitation tokens,
+see ``access``), ``ALLOWED_HOSTS`` (host names served; default the loopback names).
+The instance folder is created 0700, the secret key and an SQLite database 0600.
 """
 
 import logging
@@ -16,7 +19,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from .db import make_engine, make_sessionmaker
+from ..fileio import private_dir
+from .db import make_engine, make_sessionmaker, warn_if_readable
 from .taskdata import TaskCache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,12 +40,16 @@ def default_database_url(instance=None):
 
 
 def load_secret_key(path):
-    """The secret key kept in ``path``; created (random, mode 0600) the first time."""
+    """The secret key kept in ``path``; created (random, mode 0600) the first time.
+    An existing key that other users can read is used, with a warning."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent.is_dir():
+        warn_if_readable(path.parent, "instance folder")
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        warn_if_readable(path, "secret key file")
         key = path.read_text(encoding="ascii").strip()
         if len(key) >= 32:
             return key
@@ -67,6 +75,8 @@ def create_app(config=None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=30 * 24 * 3600,
+        ACCESS="local",
+        ALLOWED_HOSTS=None,
     )
     app.config.update(config)
     app.config["DEBUG"] = False

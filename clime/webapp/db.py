@@ -3,20 +3,28 @@
 Every action is an ``Event`` row (with its time); the current state is kept beside it:
 ``Judgement`` per (annotator, keyword, language, word), last action wins, and
 ``KeywordState`` per (annotator, keyword): when it was opened, last changed, done.
+Beside them, for access control and coordination only: ``AccessToken`` (the SHA-256 of
+each invitation token, never the token) and ``ServerLease`` (one row per running server,
+refreshed while it runs, so that ``clear_db.py`` can refuse to clear under it).
 Only the default URL is SQLite; for SQLite connections WAL mode, foreign keys and a
 busy timeout are switched on in a connect hook, nothing else depends on the dialect.
 """
 
+import logging
+import os
 import time
+from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
                         create_engine, delete, event, select)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from ..errors import ClimeError
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -93,6 +101,34 @@ class DocLabel(Base):
     __table_args__ = (UniqueConstraint("annotator_id", "doc_id", name="uq_doc_label"),)
 
 
+class AccessToken(Base):
+    """An invitation (team mode): the SHA-256 hex of a secret token and what it opens.
+
+    ``role`` "annotator": the pages of (task, user); "owner": everything (export,
+    statistics, every annotator).  The token itself is shown once and never stored.
+    """
+
+    __tablename__ = "access_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    task: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    user: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created: Mapped[float] = mapped_column(Float)
+
+
+class ServerLease(Base):
+    """A running server: ``seen`` is refreshed every few seconds while it serves."""
+
+    __tablename__ = "server_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(300))
+    started: Mapped[float] = mapped_column(Float)
+    seen: Mapped[float] = mapped_column(Float)
+
+
 TABLES = (Event, Judgement, KeywordState, DocLabel, Annotator)  # children first
 
 
@@ -115,9 +151,7 @@ def make_engine(url):
     if u.get_backend_name() == "sqlite":
         db = u.database
         if db and db != ":memory:" and not db.startswith("file:"):
-            from pathlib import Path
-
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            private_file(db)
     else:
         kwargs["pool_pre_ping"] = True
     try:
@@ -128,9 +162,35 @@ def make_engine(url):
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         Base.metadata.create_all(engine)
-    except OperationalError as err:
+    except DBAPIError as err:  # OperationalError (cannot open), DatabaseError (not a database)
         raise ClimeError(f"cannot open database {u.render_as_string(hide_password=True)} ({err.orig})") from None
     return engine
+
+
+def private_file(path):
+    """Create ``path`` (and missing folders) readable by its owner only (0600 / 0700);
+    an existing file readable by others is left as it is, with a warning."""
+    from ..fileio import private_dir
+
+    path = Path(path)
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        warn_if_readable(path, "database file")
+    except OSError as err:
+        raise ClimeError(f"cannot create the database file ({err.strerror})", path) from None
+
+
+def warn_if_readable(path, what):
+    """Log a warning when ``path`` can be read or written by other users."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning("WARNING: %s: the %s is readable by other users (mode %04o); run chmod %s %s",
+                    path, what, mode, "700" if os.path.isdir(path) else "600", path)
 
 
 def make_sessionmaker(engine):

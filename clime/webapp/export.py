@@ -4,11 +4,16 @@ One row per keyword the annotator opened (keywords never opened are not written)
 in the task's keyword order; ``timestamp`` is the keyword's last change (UTC, ISO 8601).
 ``pos``/``neg``: words marked similar / not similar; ``new``: words the annotator
 added (an added word still marked similar is in ``pos`` too); unmarked words: nowhere.
+
+Layout: ``<feedbacks>/<task>/<user>.csv`` (one folder per task, so no two (task, user)
+pairs share a file) and ``<feedbacks>/<task>.merged.csv`` (task names have no '.', so it
+is never a task folder); files 0600, folders 0700 (they are annotators' work).
 """
 
 import json
 from collections import defaultdict
 from datetime import datetime, timezone
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -46,8 +51,31 @@ def feedback_rows(s, ann, task=None):
     return rows
 
 
+def merged_rows(s, task_name, task=None):
+    """The rows of every annotator of a task, each with ``extra["user"]``; and how many annotators."""
+    anns = find_annotators(s, task=task_name)
+    rows = []
+    for ann in anns:
+        for r in feedback_rows(s, ann, task):
+            r.extra["user"] = ann.user
+            rows.append(r)
+    return rows, len(anns)
+
+
 def feedback_path(feedback_dir, task, user):
-    return Path(feedback_dir) / f"{task}_{user}.csv"
+    return Path(feedback_dir) / task / f"{user}.csv"
+
+
+def merged_path(feedback_dir, task):
+    return Path(feedback_dir) / f"{task}.merged.csv"
+
+
+def check_own_name(path):
+    """Refuse to write ``path`` when an existing file answers to it under another
+    spelling (a case-insensitive file system: users ``Alice`` and ``alice``)."""
+    path = Path(path)
+    if path.exists() and path.name not in os.listdir(path.parent):
+        raise OSError(f"{path}: a file of another spelling exists (case-insensitive file system); not overwritten")
 
 
 def documents_path(feedback_file):
@@ -73,36 +101,33 @@ def write_documents(path, documents, labels):
 
 def write_user_feedback(s, ann, path, task=None):
     rows = feedback_rows(s, ann, task)
-    write_feedback(path, rows)
+    check_own_name(path)
+    write_feedback(path, rows, private=True)
     return len(rows)
 
 
 def export(s, task_name, task=None, user=None, out=None, merged=False, feedback_dir="feedbacks"):
     """Write feedback files; returns [(path, users, rows)].
 
-    One user: ``out`` or ``<feedback_dir>/<task>_<user>.csv``.  All users: one file each
-    in ``out`` (a directory) or ``feedback_dir``; with ``merged`` one file (``out`` or
-    ``<feedback_dir>/merged/<task>.csv``) with a ``user`` column at the end.
+    One user: ``out`` or ``<feedback_dir>/<task>/<user>.csv``.  All users: one file each,
+    ``<user>.csv`` in ``out`` (a directory) or in ``<feedback_dir>/<task>/``; with ``merged``
+    one file (``out`` or ``<feedback_dir>/<task>.merged.csv``) with a ``user`` column at the end.
     """
-    anns = find_annotators(s, task=task_name, user=user)
     written = []
     if merged:
-        rows = []
-        for ann in anns:
-            for r in feedback_rows(s, ann, task):
-                r.extra["user"] = ann.user
-                rows.append(r)
-        path = Path(out) if out else Path(feedback_dir) / "merged" / f"{task_name}.csv"
-        write_feedback(path, rows, extra_fields=("user",))
-        written.append((path, len(anns), len(rows)))
+        rows, n_users = merged_rows(s, task_name, task)
+        path = Path(out) if out else merged_path(feedback_dir, task_name)
+        write_feedback(path, rows, extra_fields=("user",), private=True)
+        written.append((path, n_users, len(rows)))
         return written
+    anns = find_annotators(s, task=task_name, user=user)
     if user is not None:
         for ann in anns:
             path = Path(out) if out else feedback_path(feedback_dir, task_name, ann.user)
             written.append((path, 1, write_user_feedback(s, ann, path, task)))
         return written
-    outdir = Path(out) if out else Path(feedback_dir)
+    outdir = Path(out) if out else Path(feedback_dir) / task_name
     for ann in anns:
-        path = feedback_path(outdir, task_name, ann.user)
+        path = outdir / f"{ann.user}.csv"
         written.append((path, 1, write_user_feedback(s, ann, path, task)))
     return written

@@ -8,11 +8,15 @@ Pages (GET, never change anything):
   /<task>/<user>/feedback.csv     the user's feedback file, made from the database
   /api/<task>/contexts?lang=&word=    concordance of a word (JSON)
   /api/<task>/complete?lang=&q=       autocomplete from the task's vocabulary (JSON)
+  /api/<task>/stats               progress and agreement of every user (JSON; owner)
+  /api/<task>/feedback.csv        the feedback of every user, merged (owner)
 Actions (POST, JSON body, header X-CSRF-Token):
   /api/<task>/<user>/start|view|next|back|mark|add|remove|finish
+Who may open what (hosts, team mode) is decided in ``access`` before any view runs.
 """
 
 import hmac
+import json
 import logging
 import secrets
 import tempfile
@@ -24,9 +28,10 @@ from flask import (Response, abort, current_app, jsonify, redirect, render_templ
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ClimeError
-from . import state
-from .export import feedback_path, feedback_rows, write_user_feedback
-from .stats import user_summary
+from . import access, state
+from .access import owner_only, public
+from .export import feedback_path, feedback_rows, merged_rows, write_user_feedback
+from .stats import task_stats, user_summary
 from .taskdata import LANGS, MAX_WORD_LEN, valid_task, valid_user
 from ..feedback import write_feedback
 
@@ -81,7 +86,13 @@ def clean_word(value, what="word"):
 
 
 def json_body():
-    data = request.get_json(silent=True, force=True) if request.content_length != 0 else None
+    """The request's JSON object; anything else (not JSON, too deep, a 5,000-digit number,
+    not an object) is a 400."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):  # ValueError: bad JSON, bad UTF-8, too many digits
+        data = None
     if not isinstance(data, dict):
         abort(400, "expected a JSON object")
     return data
@@ -124,10 +135,12 @@ def page_rows(s, ann, task, page):
 
 # -- pages -----------------------------------------------------------------------
 
+@owner_only
 def index():
     return render_template("index.html", tasks=_ext()["tasks"].names())
 
 
+@public
 def go():
     """The index page's form: a redirect to the start page (no state change)."""
     task, user = request.args.get("task", ""), request.args.get("user", "").strip()
@@ -136,6 +149,7 @@ def go():
     return redirect(url_for("start_page", task=task, user=user))
 
 
+@public
 def api_csrf():
     """The CSRF token of this browser session (for a page whose token went stale)."""
     return jsonify(token=csrf_token())
@@ -193,18 +207,38 @@ def done_page(task, user):
     return render_template("done.html", task=t, user=user, summary=summary, pages=len(t))
 
 
+def _csv_response(rows, filename, extra_fields=()):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "feedback.csv"
+        write_feedback(path, rows, extra_fields=extra_fields)
+        payload = path.read_bytes()
+    return Response(payload, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def feedback_download(task, user):
     t = load_task(task)
     check_user(user)
     with _ext()["Session"]() as s:
         ann = _saved_annotator(s, task, user)
         rows = feedback_rows(s, ann, t)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "feedback.csv"
-        write_feedback(path, rows)
-        payload = path.read_bytes()
-    return Response(payload, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{task}_{user}.csv"'})
+    return _csv_response(rows, f"{task}_{user}.csv")
+
+
+@owner_only
+def task_feedback_download(task):
+    """Every user's feedback in one file, with a ``user`` column (as ``app.py export --merged``)."""
+    t = load_task(task)
+    with _ext()["Session"]() as s:
+        rows, _users = merged_rows(s, task, t)
+    return _csv_response(rows, f"{task}.merged.csv", extra_fields=("user",))
+
+
+@owner_only
+def api_stats(task):
+    load_task(task)
+    with _ext()["Session"]() as s:
+        return jsonify(task_stats(s, task))
 
 
 # -- JSON API ------------------------------------------------------------------------
@@ -297,7 +331,7 @@ def check_csrf():
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
     origin = request.headers.get("Origin")
-    if origin and origin != request.host_url.rstrip("/"):
+    if origin is not None and not access.origin_allowed(origin):
         abort(403, "cross-origin request refused")
     sent = request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf")
@@ -346,6 +380,7 @@ def handle_unexpected(err):
 
 def init_app(app):
     app.jinja_env.globals["csrf_token"] = csrf_token
+    access.init_app(app)  # host allow-list and team-mode access: before anything else
     app.before_request(check_csrf)
     app.after_request(security_headers)
     app.register_error_handler(HTTPException, handle_http)
@@ -360,4 +395,6 @@ def init_app(app):
     add("/<task>/<user>/feedback.csv", "feedback_download", feedback_download)
     add("/api/<task>/contexts", "api_contexts", api_contexts)
     add("/api/<task>/complete", "api_complete", api_complete)
+    add("/api/<task>/stats", "api_stats", api_stats)
+    add("/api/<task>/feedback.csv", "task_feedback_download", task_feedback_download)
     add("/api/<task>/<user>/<action>", "api_action", api_action, methods=["POST"])

@@ -1,0 +1,154 @@
+"""clime.kit and make_kit.py: a small TSV/CSV kit round-trips; bad rows are one-line errors."""
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clime.align import read_dictionary
+from clime.embeddings import read_vec, write_vec
+from clime.errors import ClimeError
+from clime.kit import apostrophe_aliases, build_kit, read_table, split_dictionary
+from clime.text import read_docs
+
+ROOT = Path(__file__).resolve().parents[1]
+EN = "cat dog sun rain car road ball game doctor pill school book river hill city town".split()
+FR = "chat chien soleil pluie voiture route balle jeu médecin pilule école livre fleuve colline ville bourg".split()
+TOPICS = ["animals", "weather", "travel", "sports"]
+
+
+def _tsv(path, rows, header=("index_id", "category", "text")):
+    path.write_text("\t".join(header) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _kit_inputs(tmp_path):
+    rng = random.Random(1)
+    src = [(i, TOPICS[i % 4], f"The {EN[2 * (i % 4)]} and the {EN[2 * (i % 4) + 1]} don't {rng.choice(EN)}.")
+           for i in range(12)]
+    tgt = [(100 + i, TOPICS[i % 4], f"L'{FR[2 * (i % 4)]} et le {FR[2 * (i % 4) + 1]} aujourd'hui {rng.choice(FR)}")
+           for i in range(12)]
+    f = {"src": _tsv(tmp_path / "en.tsv", src), "tgt_train": _tsv(tmp_path / "fr_train.tsv", tgt[:6]),
+         "tgt_dev": _tsv(tmp_path / "fr_dev.tsv", tgt[6:9]), "tgt_test": _tsv(tmp_path / "fr_test.tsv", tgt[9:])}
+    vr = np.random.default_rng(0)
+    en_words = ["the", "and", "do", "n't", "s", "l"] + EN
+    fr_words = ["et", "le", "l", "aujourd'hui"] + FR
+    write_vec(tmp_path / "en.vec", en_words, vr.normal(size=(len(en_words), 6)), progress=False)
+    write_vec(tmp_path / "fr.vec", fr_words, vr.normal(size=(len(fr_words), 6)), progress=False)
+    pairs = list(zip(EN, FR)) + [("the", "le"), ("and", "et"), ("town", "ville"), ("zebra", "zèbre")]
+    (tmp_path / "dict.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return f
+
+
+def _build(tmp_path, f, out="kit", **kw):
+    opts = dict(tgt_dev=[f["tgt_dev"]], test_words=3, seed_pairs=5, top=3, seed=3, label_col="category",
+                id_col="index_id", progress=False)
+    opts.update(kw)
+    return build_kit(tmp_path / out, "en", "fr", [f["src"]], [f["tgt_train"], f["tgt_dev"]], [f["tgt_test"]],
+                     tmp_path / "en.vec", tmp_path / "fr.vec", tmp_path / "dict.tsv", **opts)
+
+
+def test_kit_round_trip(tmp_path):
+    f = _kit_inputs(tmp_path)
+    summary = _build(tmp_path, f)
+    kit = tmp_path / "kit"
+    assert sorted(p.name for p in kit.iterdir()) == sorted(
+        ["en.json", "fr.json", "fr_dev.json", "fr_labeled.json", "fr_unlabeled.json", "categories.txt", "eng.vec.gz",
+         "fra.vec.gz", "dict.seed.tsv", "dict.oracle.tsv", "dict.test.tsv"])
+    assert (kit / "categories.txt").read_text().split("\n")[:4] == TOPICS  # first appearance in the source file
+    en = read_docs(kit / "en.json")
+    assert len(en) == 12 and en[1] == {"id": 1, "text": ["the", "sun", "and", "the", "rain", "do", "n't",
+                                                         en[1]["text"][7], "."], "label": 1}
+    labeled, dev = read_docs(kit / "fr_labeled.json"), read_docs(kit / "fr_dev.json")
+    assert [d["id"] for d in labeled] == list(range(100, 109)) and [d["id"] for d in dev] == [106, 107, 108]
+    assert labeled[0]["text"][:2] == ["l'", "chat"] and "aujourd'hui" in labeled[0]["text"]
+    assert all("label" not in d for d in read_docs(kit / "fr_unlabeled.json", labeled=False))
+    assert [d["label"] for d in read_docs(kit / "fr.json")] == [1, 2, 3]
+    seed, oracle, test = (read_dictionary(kit / f"dict.{n}.tsv") for n in ("seed", "oracle", "test"))
+    assert len(seed) == 5 and len({s for s, _ in test}) == 3
+    assert set(seed) | set(oracle) | set(test) == set(list(zip(EN, FR)) + [("the", "le"), ("and", "et"),
+                                                                         ("town", "ville")])  # zebra: no vector
+    assert not ({s for s, _ in test} & {s for s, _ in seed + oracle})
+    words, E = read_vec(kit / "fra.vec.gz", progress=False)[:2]
+    assert "l'" in words and np.allclose(E[words.index("l'")], E[words.index("l")])  # the elision alias
+    assert np.allclose(np.linalg.norm(E, axis=1), 1, atol=1e-3)
+    assert summary["coverage"]["target_kit"]["words_covered"] == 1.0
+    _build(tmp_path, f, out="again")
+    for p in kit.iterdir():
+        assert p.read_bytes() == (tmp_path / "again" / p.name).read_bytes(), p.name
+
+
+def test_split_dictionary_is_seeded_and_independent_of_file_order():
+    pairs = [(f"s{i}", f"t{i}") for i in range(50)] + [("s1", "u1")]
+    shuffled = pairs[:]
+    random.Random(5).shuffle(shuffled)
+    a, b = split_dictionary(pairs, 10, seed=1, test_words=5), split_dictionary(shuffled, 10, seed=1, test_words=5)
+    assert a == b and len(a[0]) == 10 and len({s for s, _ in a[2]}) == 5
+    assert split_dictionary(pairs, 10, seed=2)[0] != a[0]
+    with pytest.raises(ClimeError, match="only"):
+        split_dictionary(pairs, 60, seed=1)
+
+
+def test_apostrophe_aliases():
+    assert apostrophe_aliases({"l'", "'s", "jusqu'", "o'clock", "x'"}, {"l", "s", "jusqu"}) == {
+        "l'": "l", "'s": "s", "jusqu'": "jusqu"}
+
+
+BAD_ROWS = {
+    "fields": ("index_id\tcategory\ttext\n1\tanimals\tthe cat\n2\tanimals\n", 3, "expected 3 fields"),
+    "empty text": ("index_id\tcategory\ttext\n1\tanimals\t  \n", 2, "empty text"),
+    "empty label": ("index_id\tcategory\ttext\n1\t\tthe cat\n", 2, "empty label"),
+    "repeated id": ("index_id\tcategory\ttext\n1\tanimals\tthe cat\n1\tanimals\tthe dog\n", 3, "repeats line 2"),
+    "no column": ("id\tcategory\ttext\n1\tanimals\tthe cat\n", 1, "no id column 'index_id'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_read_table_bad_rows_name_the_line(tmp_path, case):
+    text, line, message = BAD_ROWS[case]
+    p = tmp_path / "docs.tsv"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ClimeError) as err:
+        read_table(p, "text", "category", "index_id")
+    assert err.value.path == str(p) and err.value.line == line and message in str(err.value)
+
+
+def test_read_table_csv_quotes_and_no_label_column(tmp_path):
+    p = tmp_path / "docs.csv"
+    p.write_text('text,label\n"Hello, ""world""",a\nplain,b\n', encoding="utf-8")
+    assert read_table(p) == [(2, None, 'Hello, "world"', "a"), (3, None, "plain", "b")]
+    q = tmp_path / "docs.csv"
+    q.write_text("text\nonly text\n", encoding="utf-8")
+    assert read_table(q, need_label=False) == [(2, None, "only text", None)]
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ClimeError, match="cannot tell the format"):
+        read_table(tmp_path / "x.json")
+
+
+def test_unknown_label_names_its_line_and_writes_nothing(tmp_path):
+    f = _kit_inputs(tmp_path)
+    with open(f["tgt_test"], "a", encoding="utf-8") as fh:
+        fh.write("999\tcooking\tla soupe\n")
+    with pytest.raises(ClimeError) as err:
+        _build(tmp_path, f)
+    assert err.value.path == str(f["tgt_test"]) and err.value.line == 5 and "'cooking'" in str(err.value)
+    assert not (tmp_path / "kit").exists()
+
+
+def test_make_kit_cli_bad_row_exit_2_one_line(tmp_path):
+    f = _kit_inputs(tmp_path)
+    with open(f["src"], "a", encoding="utf-8") as fh:
+        fh.write("50\tanimals\n")
+    cmd = [sys.executable, str(ROOT / "make_kit.py"), "--out", str(tmp_path / "kit"), "--src-lang", "en",
+           "--tgt-lang", "fr", "--src-train", str(f["src"]), "--tgt-train", str(f["tgt_train"]), "--tgt-test",
+           str(f["tgt_test"]), "--src-vec", str(tmp_path / "en.vec"), "--tgt-vec", str(tmp_path / "fr.vec"),
+           "--dict", str(tmp_path / "dict.tsv"), "--test-words", "3", "--seed-pairs", "5",
+           "--label-column", "category", "--id-column", "index_id", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert f"error: {f['src']}:14: expected 3 fields" in proc.stderr
+    assert not (tmp_path / "kit").exists()
+    help_ = subprocess.run([sys.executable, str(ROOT / "make_kit.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert help_.returncode == 0 and "(default: 200)" in help_.stdout
