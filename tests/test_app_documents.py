@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clime.webapp import create_app
+from clime.webapp.export import documents_path, feedback_path
 from clime.webapp.db import DocLabel, Event, delete_annotators, find_annotators
 from clime.webapp.testdata import XSS_IMG, XSS_SCRIPT, write_demo_documents, write_demo_task
 
@@ -41,7 +42,7 @@ class User:
 
 
 def _jsonl(env, user="alice"):
-    path = env["tmp"] / "feedbacks" / f"demo_{user}.docs.jsonl"
+    path = documents_path(feedback_path(env["tmp"] / "feedbacks", "demo", user))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -137,7 +138,7 @@ def test_bad_labels_are_4xx(env, body, status):
     u = User(env["app"])
     r = u.c.post("/api/demo/alice/documents/label", json=body, headers={"X-CSRF-Token": u.token})
     assert r.status_code == status and "error" in r.get_json()
-    assert not (env["tmp"] / "feedbacks" / "demo_alice.docs.jsonl").exists()
+    assert not documents_path(feedback_path(env["tmp"] / "feedbacks", "demo", "alice")).exists()
 
 
 def test_csrf_and_bad_names(env):

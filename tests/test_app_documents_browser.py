@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from clime.webapp.export import documents_path, feedback_path
 from clime.webapp.testdata import XSS_SCRIPT, write_demo_documents
 from test_app_browser import Watch, browser, server  # noqa: F401 - the shared fixtures
 
@@ -46,7 +47,7 @@ def test_annotator_labels_documents(server, browser):  # noqa: F811
     page.wait_for_url(f"{base}/demo/carol/documents/done")
     assert page.locator("#docs-labelled").text_content() == "1"
     rows = [json.loads(x) for x in
-            (server["tmp"] / "feedbacks" / "demo_carol.docs.jsonl").read_text(encoding="utf-8").splitlines()]
+            documents_path(feedback_path(server["tmp"] / "feedbacks", "demo", "carol")).read_text(encoding="utf-8").splitlines()]
     assert rows == [{"id": 10, "text": ["l'", "hôpital", "a", "ouvert", "un", "nouveau", "service", "."], "label": 1}]
     w.clean()
     w.ctx.close()
