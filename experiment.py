@@ -15,6 +15,12 @@ Conditions are '+'-joined: none | dot | cosine | hinge | retrofit, realign (alon
 placebo-words+UPDATE (e.g. placebo-pairs+realign; see docs/experiment.md). Command-line options override
 the configuration file. Finished steps are cached under the work folder, so a rerun
 resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
+
+With --minutes (or "minutes" in the configuration) it runs the CLIME paper's comparison at
+equal annotator time instead: Base, Active (labelled target documents chosen by
+select_docs.py), CLIME (keyword feedback) and A+C (half the time each), e.g.
+  python experiment.py --config experiments/active.json
+  python experiment.py --minutes 20 40 --cost-keyword 0.9 --cost-document 0.9 --strategy max-entropy
 """
 import logging
 from dataclasses import fields
@@ -59,6 +65,15 @@ def main(argv=None):
                         "by --src-lang/--tgt-lang)")
     g.add_argument("--p1-words", type=cli.integer(0), help="word-translation P@1: 0 = skip it, N = search the first N target "
                                                 "words only (default: all)")
+    g = p.add_argument_group("the comparison at equal annotator time (clime.comparison)")
+    g.add_argument("--minutes", nargs="+", type=cli.real(0, lo_open=True),
+                   help="annotator budgets in minutes (switches to the comparison)")
+    g.add_argument("--cost-keyword", type=cli.NON_NEGATIVE, help="minutes per keyword (default: 0.9, the paper's ~50 in 45 min)")
+    g.add_argument("--cost-document", type=cli.NON_NEGATIVE, help="minutes per document (default: 0.9)")
+    g.add_argument("--strategy", help="select_docs.py strategy of the active arms (default: max-entropy)")
+    g.add_argument("--clime-condition", help="update condition of the CLIME arms (default: realign+hinge, update.py's)")
+    g.add_argument("--tgt-weight", type=cli.NON_NEGATIVE, help="train.py --tgt-weight of the document arms (default: 1)")
+    g.add_argument("--arms", nargs="+", choices=["base", "active", "clime", "a+c"], help="arms (default: all four)")
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
     g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")
@@ -78,7 +93,9 @@ def main(argv=None):
         conf = load_json(path)
         if not isinstance(conf, dict):
             raise ClimeError("expected a JSON object", path)
-    names = {f.name for f in fields(ex.Config)}
+    from clime import comparison
+
+    names = {f.name for f in fields(comparison.CompareConfig)}
     for key, value in vars(args).items():
         if key in names and value is not None and key != "seed":
             conf[key] = value
@@ -104,10 +121,18 @@ def main(argv=None):
         if key in conf:
             ex.Config.from_dict({key: conf[key]}, args.config)
     conf["seed_sizes"] = [int(s) if str(s).isdigit() else s for s in conf.get("seed_sizes", ["given"])]
-    cfg = ex.Config.from_dict(conf, args.config)
-    experiment = ex.Experiment(cfg)
+    if comparison.is_comparison(conf):
+        conf.setdefault("oracles", ["dict"])
+        experiment = comparison.Comparison(comparison.load_config(conf, args.config))
+        render = comparison.render_markdown
+    else:
+        unknown = sorted(set(conf) & (names - {f.name for f in fields(ex.Config)}))
+        if unknown:
+            raise ClimeError(f"{', '.join(unknown)}: only for the comparison (give minutes)", args.config)
+        experiment = ex.Experiment(ex.Config.from_dict(conf, args.config))
+        render = ex.render_markdown
     report = experiment.run(progress=not cli.progress_disabled())
-    log.info("%s", ex.render_markdown(report).split("## Time per stage")[0].rstrip())
+    log.info("%s", render(report).split("## Time per stage")[0].rstrip())
     log.info("report: %s/report.md, %s/report.json", experiment.out, experiment.out)
     return 0
 

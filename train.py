@@ -23,6 +23,11 @@ def main(argv=None):
     p.add_argument("--tgt-emb", required=True, help="target-language embedding directory")
     p.add_argument("--train", required=True, help="labelled source-language documents (JSON lines)")
     p.add_argument("--test", required=True, help="labelled target-language documents (JSON lines)")
+    p.add_argument("--tgt-train", action="append", default=[], metavar="FILE",
+                   help="labelled target-language documents added to the training set, embedded with --tgt-emb "
+                        "(repeatable; e.g. the annotator's document labels); never used for model selection")
+    p.add_argument("--tgt-weight", type=float, default=1.0,
+                   help="loss weight of each --tgt-train document relative to a source document")
     p.add_argument("--dev", help="labelled dev documents for model selection (default: hold out --holdout of --train)")
     p.add_argument("--dev-lang", choices=("auto", "src", "tgt"), default="auto",
                    help="language of --dev; auto picks the embeddings that cover more of its tokens")
@@ -82,12 +87,16 @@ def main(argv=None):
     train_docs = read_docs(args.train)
     test_docs = read_docs(args.test)
     dev_docs = read_docs(args.dev) if args.dev else None
+    tgt_train_docs = [d for path in args.tgt_train for d in read_docs(path)]
+    if not (args.tgt_weight > 0 and args.tgt_weight < float("inf")):
+        raise ClimeError(f"--tgt-weight must be a positive number, got {args.tgt_weight}")
     config = train.TrainConfig(model_type=args.model_type, epochs=args.epochs, batch_size=args.batch_size,
                                lr=args.lr, clip=args.clip, dropout=args.dropout, filters=args.filters,
                                widths=widths, hidden=args.hidden, layers=args.layers, holdout=args.holdout,
                                dev_lang=args.dev_lang)
     args.lr = config.learning_rate()  # the results and the checkpoint record the rate used
-    names = {"src": args.src_emb, "tgt": args.tgt_emb, "train": args.train, "test": args.test, "dev": args.dev}
+    names = {"src": args.src_emb, "tgt": args.tgt_emb, "train": args.train, "test": args.test, "dev": args.dev,
+             "tgt_train": ", ".join(args.tgt_train) or None}
 
     def report(i, run):
         dev = "" if run["dev_accuracy"] is None else f"dev accuracy {100 * run['dev_accuracy']:.1f}, "
@@ -95,7 +104,8 @@ def main(argv=None):
               f"macro-F1 {100 * run['macro_f1']:.1f} (epoch {run['epoch']}, {run['seconds']:.1f} s)", flush=True)
 
     result = train.train_classifier(src, tgt, train_docs, test_docs, dev_docs, config, runs=args.runs,
-                                    seed=args.seed, device=args.device, names=names, on_run=report)
+                                    seed=args.seed, device=args.device, names=names, on_run=report,
+                                    tgt_train_docs=tgt_train_docs, tgt_weight=args.tgt_weight)
     summ = result.summary()
     print(f"accuracy {100 * summ['accuracy_mean']:.1f} ± {100 * summ['accuracy_std']:.1f} ({args.runs} runs), "
           f"macro-F1 {100 * summ['macro_f1_mean']:.1f} ± {100 * summ['macro_f1_std']:.1f}", flush=True)
@@ -108,7 +118,8 @@ def main(argv=None):
     if args.results:
         obj = {"runs": [{k: r[k] for k in ("seed", "accuracy", "macro_f1", "dev_accuracy", "epoch", "seconds")}
                         for r in result.runs], **summ, "labels": train._plain(result.labels),
-               "coverage": result.coverage, "args": arg_dict}
+               "coverage": result.coverage, "args": arg_dict,
+               "tgt_train": {"files": list(args.tgt_train), "documents": len(tgt_train_docs), "weight": args.tgt_weight}}
         write_json(args.results, obj, indent=2)
     return 0
 

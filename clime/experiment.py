@@ -208,7 +208,7 @@ class Config:
 
 
 # configuration values: the element type of each list field, and the least value of each number
-_LIST_ITEMS = {"budgets": (int,), "seed_sizes": (int, str)}
+_LIST_ITEMS = {"budgets": (int,), "seed_sizes": (int, str), "minutes": (int, float), "arms": (str,)}
 _LEAST = {"runs": 1, "epochs": 1, "train_runs": 1, "k": 1, "jobs": 1, "csls_k": 1, "budgets": 1, "seed": 0}
 
 
@@ -241,7 +241,7 @@ def _check_config_value(f, value, path):
     elif kind is list:
         items = _LIST_ITEMS.get(f.name, (str,))
         if not isinstance(value, list) or not all(isinstance(v, items) and not isinstance(v, bool) for v in value):
-            bad("a list of " + " or ".join({int: "integers", str: "strings"}[t] for t in items))
+            bad("a list of " + " or ".join({int: "integers", float: "numbers", str: "strings"}[t] for t in items))
         least = _LEAST.get(f.name)
         if least is not None and any(isinstance(v, int) and v < least for v in value):
             bad(f"a list of integers >= {least}")
@@ -558,8 +558,9 @@ class Experiment:
             a += ["--device", cfg.device]
         return a + list(cfg.train_args) + ["-q"]
 
-    def run_unit(self, size, model, seed):
-        """Everything for one (seed size, model, seed): before, then every oracle/budget/condition."""
+    def before_steps(self, size, model, seed, max_keywords):
+        """The shared start of a unit: the before classifier, its ranking and the keyword task.
+        Returns (unit folder, base embeddings, before metrics, task folder)."""
         cfg, r = self.cfg, self.runner
         base = self.bases[size]
         d = self.work / f"seed{size}" / model / f"s{seed}"
@@ -572,13 +573,18 @@ class Experiment:
         r.script("rank", "rank_words.py", [d / "model.pt", "--train", cfg.train, "--output", rank] + list(cfg.rank_args) + ["-q"],
                  [rank], d / "rank.stamp")
         task = d / "ui"
-        max_b = max(int(b) for b in cfg.budgets)
         r.script("preprocess", "preprocess_ui.py",
                  ["--src-emb", base["src"], "--tgt-emb", base["tgt"], "-k", cfg.k, "--task", "experiment",
-                  "--rank", rank, "--max", max_b, "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
+                  "--rank", rank, "--max", max_keywords, "--src-doc", cfg.train, "--tgt-doc", cfg.tgt_unlabeled,
                   "--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang, "--categories", cfg.categories,
                   "--out-dir", task] + list(cfg.preprocess_args) + ["-q"],
                  [task / "setup.json"], d / "preprocess.stamp")
+        return d, base, before, task
+
+    def run_unit(self, size, model, seed):
+        """Everything for one (seed size, model, seed): before, then every oracle/budget/condition."""
+        cfg, r = self.cfg, self.runner
+        d, base, before, task = self.before_steps(size, model, seed, max(int(b) for b in cfg.budgets))
         keywords = _top_keywords(task / "setup.json", 10)
         recs = []
         other = base["other"]

@@ -469,3 +469,79 @@ def make_placebo(kind, feedback_csv, task_dir, out, dicts=(), seed=0):
         raise ClimeError(f"unknown control {kind!r} ({', '.join(PLACEBOS)})")
     write_feedback(out, placebo)
     return accepted_count(placebo)
+
+# ---------------------------------------------------------------- the document oracle
+
+class DocOracle:
+    """Labels target documents from a labelled target file (never the test set).
+
+    A chosen document is found by its id when that id's document has the same
+    tokens, else by its tokens; a document the file does not hold stays unlabelled.
+    """
+
+    name = "doc"
+
+    def __init__(self, labelled_docs):
+        self.by_id = {d["id"]: d for d in labelled_docs}
+        self.by_text = {}
+        for d in labelled_docs:
+            self.by_text.setdefault(tuple(d["text"]), d)
+
+    def label(self, doc):
+        hit = self.by_id.get(doc["id"])
+        if hit is not None and hit["text"] == list(doc["text"]):
+            return hit["label"]
+        hit = self.by_text.get(tuple(doc["text"]))
+        return None if hit is None else hit["label"]
+
+
+def simulate_documents(selection, oracle, budget=None, noise=0.0, seed=0):
+    """Label the documents of a ``documents.json`` selection (:func:`clime.active.read_selection`).
+
+    ``budget`` labels only the first K documents; ``noise`` replaces each given label,
+    with probability p, by another category drawn uniformly.  Returns ``(rows, stats)``:
+    ``{"id", "text", "label"}`` dicts in selection order and counts (documents, labelled,
+    unknown, flipped).
+    """
+    if not 0.0 <= noise <= 1.0:
+        raise ClimeError(f"--noise must be between 0 and 1, got {noise}")
+    rng = np.random.RandomState(seed % (2**32))
+    labels = [c["label"] for c in selection["categories"]]
+    docs = selection["documents"] if budget is None else selection["documents"][: max(budget, 0)]
+    stats = dict(documents=len(docs), labelled=0, unknown=0, flipped=0)
+    rows = []
+    for d in docs:
+        lab = oracle.label(d)
+        if lab is None:
+            stats["unknown"] += 1
+            continue
+        if lab not in labels:
+            raise ClimeError(f"document {d['id']!r} has label {lab!r}, which is not one of the task's categories "
+                             f"({', '.join(map(repr, labels))})")
+        if noise > 0 and len(labels) > 1 and rng.random_sample() < noise:
+            others = [x for x in labels if x != lab]
+            lab = others[rng.randint(len(others))]
+            stats["flipped"] += 1
+        rows.append({"id": d["id"], "text": list(d["text"]), "label": lab})
+        stats["labelled"] += 1
+    return rows, stats
+
+
+def run_documents(task_dir, docs_tgt, out, budget=None, noise=0.0, seed=0):
+    """Label ``<task_dir>/documents.json`` from the labelled file ``docs_tgt`` and write
+    JSON lines ``{"id", "text", "label"}`` to ``out`` (atomically); returns the stats."""
+    from .active import read_selection
+    from .text import read_docs, write_docs
+
+    if not docs_tgt:
+        raise ClimeError("--oracle doc needs --docs-tgt (labelled target documents, never the test set)")
+    selection = read_selection(task_dir)
+    rows, stats = simulate_documents(selection, DocOracle(read_docs(docs_tgt, labeled=True)), budget=budget,
+                                     noise=noise, seed=seed)
+    if stats["unknown"]:
+        log.warning("%d of the %d chosen documents are not in %s and stay unlabelled", stats["unknown"],
+                    stats["documents"], docs_tgt)
+    if not rows:
+        raise ClimeError("none of the chosen documents is in the labelled file", docs_tgt)
+    write_docs(out, rows)
+    return stats

@@ -136,6 +136,7 @@ class Split:
     lengths: torch.Tensor  # [N] int64, >= 1 (an empty document is one padding token)
     labels: torch.Tensor = None  # [N] int64 or None
     lengths_np: np.ndarray = field(default=None, repr=False)
+    weights: torch.Tensor = None  # [N] float32 loss weight per document, or None (all 1)
 
     def __len__(self):
         return int(self.ids.shape[0])
@@ -258,6 +259,7 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
     model = build_model(config.model_type, sizes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate())
     loss_fn = nn.CrossEntropyLoss()
+    per_doc = nn.CrossEntropyLoss(reduction="none")
     min_len = getattr(model, "min_length", 1)
     best = (-1.0, 0, None)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, leave=False, unit="epoch",
@@ -266,7 +268,12 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
         model.train()
         for idx in length_batches(train.lengths_np, config.batch_size, rng):
             x, lengths = gather(E, train, idx, min_len)
-            loss = loss_fn(model(x, lengths), train.labels[torch.as_tensor(idx, device=train.ids.device)])
+            idx_t = torch.as_tensor(idx, device=train.ids.device)
+            if train.weights is None:
+                loss = loss_fn(model(x, lengths), train.labels[idx_t])
+            else:  # weighted mean over the batch: a target document of weight w counts as w documents
+                w = train.weights[idx_t]
+                loss = (per_doc(model(x, lengths), train.labels[idx_t]) * w).sum() / w.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip and config.clip > 0:
@@ -287,6 +294,16 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
         return model, float("nan"), config.epochs
     model.load_state_dict(best[2])
     return model, best[0], best[1]
+
+
+def _warn_overlap(tgt_train_docs, test_docs, names):
+    """Warn when labelled target training documents are also test documents (same tokens)."""
+    test_texts = {tuple(d["text"]) for d in test_docs}
+    n = sum(tuple(d["text"]) in test_texts for d in tgt_train_docs)
+    if n:
+        log.warning("%s: %d of the %d target training document(s) are also in the test set %s: "
+                    "the test accuracy is not honest", names.get("tgt_train", "target training documents"), n,
+                    len(tgt_train_docs), names.get("test", ""))
 
 
 def _dev_language(dev_docs, src_emb, tgt_emb, name):
@@ -331,13 +348,16 @@ class Result:
 
 
 def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, config=None, runs=10, seed=0,
-                     device="auto", progress=True, names=None, on_run=None):
+                     device="auto", progress=True, names=None, on_run=None, tgt_train_docs=None, tgt_weight=1.0):
     """Train ``runs`` models (seeds seed, seed+1, ...) and test each on ``test_docs``.
 
     ``src_emb``/``tgt_emb`` are :class:`clime.embeddings.Embeddings`; documents
     are lists of dicts from :func:`clime.text.read_docs`.  ``names`` maps
-    "train", "test", "dev", "src", "tgt" to paths for messages.  ``on_run(i,
-    run_dict)`` is called after each run.  Returns a :class:`Result`.
+    "train", "test", "dev", "src", "tgt", "tgt_train" to paths for messages.  ``on_run(i,
+    run_dict)`` is called after each run.  ``tgt_train_docs``: labelled *target*-language
+    documents added to the training set (embedded with ``tgt_emb``; never part of the
+    hold-out, so model selection is unchanged), each weighing ``tgt_weight`` source
+    documents in the loss.  Returns a :class:`Result`.
     """
     from .neighbors import resolve_device
 
@@ -356,6 +376,12 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         log.warning("%s: only one label (%r) in the training data", names.get("train", "training data"), labels[0])
     y_train = encode_labels(train_docs, labels, names.get("train"), "training")
     y_test = encode_labels(test_docs, labels, names.get("test"), "test")
+    tgt_train_docs = list(tgt_train_docs or [])
+    if tgt_train_docs:
+        if not (tgt_weight > 0 and math.isfinite(tgt_weight)):
+            raise ClimeError(f"--tgt-weight must be a positive number, got {tgt_weight}")
+        y_tgt = encode_labels(tgt_train_docs, labels, names.get("tgt_train"), "target training")
+        _warn_overlap(tgt_train_docs, test_docs, names)
 
     builder = MatrixBuilder(src_emb.dim)
     train_ids, cov_train = builder.encode("src", src_emb, [d["text"] for d in train_docs], names.get("train", "train"))
@@ -377,11 +403,23 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         tr_idx, dev_ids, cov_dev = np.arange(len(train_docs)), None, None
         log.warning("no dev set and --holdout 0: keeping the model of the last epoch")
     test_ids, cov_test = builder.encode("tgt", tgt_emb, [d["text"] for d in test_docs], names.get("test", "test"))
+    cov_tgt_train = None
+    train_list, train_y = [train_ids[i] for i in tr_idx], y_train[tr_idx]
+    if tgt_train_docs:
+        tgt_ids, cov_tgt_train = builder.encode("tgt", tgt_emb, [d["text"] for d in tgt_train_docs],
+                                                names.get("tgt_train", "target training"))
+        train_list, train_y = train_list + tgt_ids, np.concatenate([train_y, y_tgt])
     E_np = builder.matrix()
     E = torch.from_numpy(E_np).to(device)
     sizes = config.sizes(src_emb.dim, len(labels))
     min_len = max(sizes.get("widths", [1]))
-    train = pack([train_ids[i] for i in tr_idx], y_train[tr_idx], device, min_len)
+    train = pack(train_list, train_y, device, min_len)
+    if tgt_train_docs:
+        w = np.ones(len(train_list), dtype=np.float32)
+        w[len(tr_idx):] = tgt_weight
+        train.weights = torch.from_numpy(w).to(device)
+        log.info("training on %d source and %d target document(s) (target weight %g)", len(tr_idx),
+                 len(tgt_train_docs), tgt_weight)
     dev = None if dev_ids is None else pack(dev_ids, y_dev, device, min_len)
     test = pack(test_ids, y_test, device, min_len)
     log.info("%d training, %s dev, %d test documents; %d classes; %d embedding rows; %s on %s",
@@ -407,6 +445,8 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
     cov = {"train": cov_train.__dict__, "test": cov_test.__dict__}
     if cov_dev is not None:
         cov["dev"] = cov_dev.__dict__
+    if cov_tgt_train is not None:
+        cov["tgt_train"] = cov_tgt_train.__dict__
     return Result(results, labels, best[2], best[0], sizes, vocab, cov)
 
 
@@ -436,6 +476,7 @@ def make_checkpoint(result, model_type, args=None, paths=None):
         "paths": _plain(paths or {}),
         "args": _plain(args or {}),
         "run": _plain(best),
+        "coverage": _plain(result.coverage),  # includes "tgt_train" when target documents were trained on
     }
 
 

@@ -4,6 +4,7 @@
 Runs the app on a free loopback port with a fresh database, on ui_data/example when it
 exists (else a small synthetic task), and drives Debian's /usr/bin/chromium with Playwright:
   python scripts/screenshots.py [--task example] [--out docs]
+  python scripts/screenshots.py --documents-only   # docs/app_documents.png (the task needs documents.json)
 """
 
 import argparse
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from clime.webapp import create_app  # noqa: E402
-from clime.webapp.testdata import write_demo_task  # noqa: E402
+from clime.webapp.testdata import write_demo_documents, write_demo_task  # noqa: E402
 
 
 def main():
@@ -23,15 +24,17 @@ def main():
     ap.add_argument("--task", default="example")
     ap.add_argument("--out", default=str(ROOT / "docs"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--ui-data", default=str(ROOT / "ui_data"), help="folder holding the task folders")
+    ap.add_argument("--documents-only", action="store_true", help="only the document page (app_documents.png)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
     from clime.webapp.server import Background
 
     tmp = Path(tempfile.mkdtemp(prefix="clime_shots_"))
-    ui, task = ROOT / "ui_data", args.task
+    ui, task = Path(args.ui_data), args.task
     if not (ui / task / "setup.json").exists():
         ui, task = tmp / "ui_data", "demo"
-        write_demo_task(ui, task, hostile=False)
+        write_demo_documents(write_demo_task(ui, task, hostile=False), hostile=False)
     app = create_app({"UI_DATA": str(ui), "INSTANCE_PATH": str(tmp / "instance"), "FEEDBACK_DIR": str(tmp / "fb")})
     srv = Background(app)
     base = srv.url
@@ -42,6 +45,18 @@ def main():
                               args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
         ctx = b.new_context(viewport={"width": 1366, "height": 860}, device_scale_factor=1)
         page = ctx.new_page()
+        if (ui / task / "documents.json").exists():
+            page.goto(f"{base}/{task}/alice/documents/1")
+            page.keyboard.press("3")  # label the first document: the second one opens
+            page.wait_for_url(f"{base}/{task}/alice/documents/2")
+            page.set_viewport_size({"width": 1100, "height": 620})
+            page.screenshot(path=str(out / "app_documents.png"))
+            page.set_viewport_size({"width": 1366, "height": 860})
+            print(out / "app_documents.png")
+        if args.documents_only:
+            b.close()
+            srv.shutdown()
+            return 0
         page.goto(f"{base}/{task}/alice")
         page.set_viewport_size({"width": 1366, "height": 1040})
         page.screenshot(path=str(out / "app_start.png"))

@@ -231,3 +231,68 @@ def test_placebo_words_feed_the_same_count_per_keyword():
     assert all(set(r.pos2) <= vocab and not (r.pos1 or r.neg1 or r.neg2) for r in rows)
     assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=1)] == [r.pos2 for r in rows]
     assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=2)] != [r.pos2 for r in rows]
+
+
+# ---------------------------------------------------------------- the document oracle
+
+def _selection(tmp_path):
+    d = tmp_path / "ui_data" / "docs"
+    d.mkdir(parents=True)
+    sel = {"format": 1, "strategy": "max-entropy", "seed": 0,
+           "categories": [{"label": 0, "name": "sport"}, {"label": 1, "name": "santé"}, {"label": 2, "name": "art"}],
+           "documents": [{"id": 7, "text": ["le", "match"], "entropy": 1.0, "pred": 0},
+                         {"id": 99, "text": ["la", "clinique"], "entropy": 0.9, "pred": 0},  # id differs: by text
+                         {"id": 3, "text": ["inconnu"], "entropy": 0.8, "pred": 2},
+                         {"id": 4, "text": ["le", "musée"], "entropy": 0.7, "pred": 2}]}
+    (d / "documents.json").write_text(json.dumps(sel, ensure_ascii=False), encoding="utf-8")
+    labelled = [{"id": 7, "text": ["le", "match"], "label": 0}, {"id": 8, "text": ["la", "clinique"], "label": 1},
+                {"id": 3, "text": ["autre", "texte"], "label": 1}, {"id": 4, "text": ["le", "musée"], "label": 2}]
+    (tmp_path / "fr_lab.json").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in labelled),
+                                          encoding="utf-8")
+    return tmp_path
+
+
+def test_doc_oracle_labels_the_chosen_documents(tmp_path):
+    t = _selection(tmp_path)
+    out = t / "fb" / "docs.jsonl"
+    r = _run("--task", "docs", "--ui-data", t / "ui_data", "--oracle", "doc", "--docs-tgt", t / "fr_lab.json",
+             "--out", out, cwd=t)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    # id 3 has other tokens in the labelled file and no document there has its tokens: unlabelled
+    assert rows == [{"id": 7, "text": ["le", "match"], "label": 0}, {"id": 99, "text": ["la", "clinique"], "label": 1},
+                    {"id": 4, "text": ["le", "musée"], "label": 2}]
+    assert "1 of the 4 chosen documents" in r.stderr
+    r = _run("--task", "docs", "--ui-data", t / "ui_data", "--oracle", "doc", "--docs-tgt", t / "fr_lab.json",
+             "--budget", "1", "--out", out, "-q", cwd=t)
+    assert r.returncode == 0 and len(out.read_text().splitlines()) == 1
+
+
+def test_doc_oracle_noise_changes_labels_within_the_categories(tmp_path):
+    from clime.active import read_selection
+
+    t = _selection(tmp_path)
+    sel = read_selection(t / "ui_data" / "docs")
+    sel["documents"] = [{"id": i, "text": ["le", "match"]} for i in range(200)]
+    oracle = sim.DocOracle([{"id": 0, "text": ["le", "match"], "label": 0}])
+    rows, stats = sim.simulate_documents(sel, oracle, noise=0.3, seed=1)
+    assert stats["labelled"] == 200 and 30 < stats["flipped"] < 90
+    assert {r["label"] for r in rows} == {0, 1, 2}
+    assert sum(r["label"] != 0 for r in rows) == stats["flipped"]
+    assert sim.simulate_documents(sel, oracle, noise=0.3, seed=1) == (rows, stats)
+
+
+def test_doc_oracle_errors(tmp_path):
+    t = _selection(tmp_path)
+    out = t / "x.jsonl"
+    r = _run("--task", "docs", "--ui-data", t / "ui_data", "--oracle", "doc", "--out", out, cwd=t)
+    assert r.returncode == 2 and "--docs-tgt" in r.stderr and "Traceback" not in r.stderr
+    (t / "bad.json").write_text('{"id": 7, "text": ["le", "match"], "label": 5}\n', encoding="utf-8")
+    r = _run("--task", "docs", "--ui-data", t / "ui_data", "--oracle", "doc", "--docs-tgt", t / "bad.json",
+             "--out", out, cwd=t)
+    assert r.returncode == 2 and "not one of the task's categories" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = _run("--task", "nodocs", "--ui-data", t / "ui_data", "--oracle", "doc", "--docs-tgt", t / "fr_lab.json",
+             "--out", out, cwd=t)
+    assert r.returncode == 2 and "select_docs.py" in r.stderr
+    assert not out.exists()

@@ -271,3 +271,97 @@ def test_script_bad_input_exits_2(tmp_path, capsys, case):
     if case == "dim":
         assert "dimension" in err[0]
     assert not (t / "m.pt").exists() and not (t / "r.json").exists()
+
+
+# ---------------------------------------------------------------- labelled target documents (--tgt-train)
+
+def make_unaligned_task(seed=0, n_train=80, n_tgt=40, n_test=80):
+    """Source class words point along dimensions 0/1, target class words along 3/2 (swapped and
+    orthogonal to the source ones): source labels alone cannot transfer."""
+    rng = np.random.default_rng(seed)
+
+    def space(prefix, dims):
+        words, vecs = [], []
+        for c in range(2):
+            for k in range(2):
+                v = np.zeros(DIM, dtype=np.float32)
+                v[dims[c]] = 1.0
+                words.append(f"{prefix}class{c}_{k}")
+                vecs.append(v)
+        for k in range(10):
+            v = np.zeros(DIM, dtype=np.float32)
+            v[4:] = rng.standard_normal(DIM - 4)
+            words.append(f"{prefix}fill{k}")
+            vecs.append(v / np.linalg.norm(v))
+        return Embeddings(np.stack(vecs), words)
+
+    def docs(prefix, n, first_id):
+        out = []
+        for i in range(n):
+            c = int(rng.integers(2))
+            toks = [f"{prefix}fill{k}" for k in rng.integers(10, size=3)] + [f"{prefix}class{c}_{int(rng.integers(2))}"]
+            out.append({"id": first_id + i, "text": toks, "label": c})
+        return out
+
+    return (space("en_", (0, 1)), space("fr_", (3, 2)), docs("en_", n_train, 0), docs("fr_", n_tgt, 500),
+            docs("fr_", n_test, 1000))
+
+
+def test_tgt_train_lifts_an_unaligned_task_from_chance():
+    src, tgt, train, tgt_train, test = make_unaligned_task()
+    cfg = TrainConfig(model_type="lr", epochs=40, batch_size=10, lr=0.1, holdout=0)
+    base = train_classifier(src, tgt, train, test, config=cfg, runs=1, progress=False)
+    assert base.runs[0]["accuracy"] < 0.7  # the source labels say nothing about the target class words
+    lifted = train_classifier(src, tgt, train, test, config=cfg, runs=1, progress=False,
+                              tgt_train_docs=tgt_train, tgt_weight=2.0)
+    assert lifted.runs[0]["accuracy"] >= 0.8
+    assert lifted.coverage["tgt_train"]["docs"] == len(tgt_train)
+
+
+def test_tgt_weight_one_without_documents_is_the_plain_run():
+    src, tgt, train, test = make_task()
+    cfg = TrainConfig(model_type="dan", **FAST)
+    a = train_classifier(src, tgt, train, test, config=cfg, runs=1, progress=False)
+    b = train_classifier(src, tgt, train, test, config=cfg, runs=1, progress=False, tgt_train_docs=[])
+    assert a.runs[0]["accuracy"] == b.runs[0]["accuracy"]
+
+
+def test_tgt_train_bad_label_and_weight():
+    src, tgt, train, tgt_train, test = make_unaligned_task()
+    bad = [dict(tgt_train[0], label=7)]
+    with pytest.raises(ClimeError, match="target training document"):
+        train_classifier(src, tgt, train, test, runs=1, progress=False, tgt_train_docs=bad)
+    with pytest.raises(ClimeError, match="tgt-weight"):
+        train_classifier(src, tgt, train, test, runs=1, progress=False, tgt_train_docs=tgt_train, tgt_weight=0)
+
+
+def test_script_tgt_train_is_recorded(tmp_path, capsys):
+    t = _write_task(tmp_path)
+    src, tgt, train, test = make_task(seed=3)
+    (t / "fr_lab.json").write_text("".join(json.dumps(dict(d, id=5000 + i)) + "\n" for i, d in enumerate(test[:10])))
+    (t / "fr_lab2.json").write_text("".join(json.dumps(dict(d, id=6000 + i)) + "\n" for i, d in enumerate(test[10:15])))
+    rc = _script("train").main(_argv(t, "--runs", "1", "--tgt-train", str(t / "fr_lab.json"), "--tgt-train",
+                                     str(t / "fr_lab2.json"), "--tgt-weight", "3", "--output", str(t / "m.pt"),
+                                     "--results", str(t / "r.json")))
+    assert rc == 0
+    r = json.loads((t / "r.json").read_text())
+    assert r["tgt_train"] == {"files": [str(t / "fr_lab.json"), str(t / "fr_lab2.json")], "documents": 15, "weight": 3.0}
+    assert r["coverage"]["tgt_train"]["docs"] == 15
+    ck = torch.load(t / "m.pt", weights_only=True)
+    assert ck["args"]["tgt_train"] == r["tgt_train"]["files"] and ck["args"]["tgt_weight"] == 3.0
+    assert ck["coverage"]["tgt_train"]["docs"] == 15
+
+
+@pytest.mark.parametrize("case", ["label", "file", "weight"])
+def test_script_tgt_train_bad_input_exits_2(tmp_path, capsys, case):
+    t = _write_task(tmp_path)
+    (t / "lab.json").write_text(json.dumps({"id": 1, "text": ["fr_fill1"], "label": 9 if case == "label" else 0}) + "\n")
+    extra = ["--tgt-train", str(t / ("missing.json" if case == "file" else "lab.json"))]
+    if case == "weight":
+        extra += ["--tgt-weight", "-1"]
+    with pytest.raises(SystemExit) as exc:
+        cli.run(_script("train").main, _argv(t, "--runs", "1", "--results", str(t / "r.json"), *extra))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+    assert not (t / "r.json").exists()

@@ -93,7 +93,8 @@ def create_app(config=None):
         # SQLite has one writer at a time: queue this process's writers on a lock
         "write_lock": threading.Lock() if engine.dialect.name == "sqlite" else None,
     }
-    from . import views
+    from . import documents, views
 
     views.init_app(app)
+    app.register_blueprint(documents.bp)
     return app

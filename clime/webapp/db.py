@@ -99,6 +99,18 @@ class Event(Base):
                       Index("ix_event_annotator_undo", "annotator_id", "undo"))
 
 
+class DocLabel(Base):
+    """The annotator's current label of one chosen target document (document page)."""
+
+    __tablename__ = "doc_label"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    doc_id: Mapped[str] = mapped_column(Text)  # JSON of the document's id (int or str)
+    label: Mapped[str] = mapped_column(Text)  # JSON of the category's label (int or str)
+    changed: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("annotator_id", "doc_id", name="uq_doc_label"),)
+
+
 class AccessToken(Base):
     """An invitation (team mode): the SHA-256 hex of a secret token and what it opens.
 
@@ -127,7 +139,7 @@ class ServerLease(Base):
     seen: Mapped[float] = mapped_column(Float)
 
 
-TABLES = (Event, Judgement, KeywordState, Annotator)  # children first
+TABLES = (Event, Judgement, KeywordState, DocLabel, Annotator)  # children first
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

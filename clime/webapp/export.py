@@ -10,6 +10,7 @@ pairs share a file) and ``<feedbacks>/<task>.merged.csv`` (task names have no '.
 is never a task folder); files 0600, folders 0700 (they are annotators' work).
 """
 
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 import os
@@ -82,6 +83,27 @@ def check_own_name(path):
     path = Path(path)
     if path.exists() and path.name not in os.listdir(path.parent):
         raise OSError(f"{path}: a file of another spelling exists (case-insensitive file system); not overwritten")
+
+
+def documents_path(feedback_file):
+    """Where the document labels go: next to the feedback CSV, ``<name>.docs.jsonl``."""
+    return Path(feedback_file).with_suffix(".docs.jsonl")
+
+
+def document_rows(documents, labels):
+    """The labelled ones of ``documents`` (selection order) as ``{"id", "text", "label"}``;
+    ``labels`` maps the JSON of a document id to its label."""
+    return [{"id": d["id"], "text": d["text"], "label": labels[json.dumps(d["id"])]}
+            for d in documents if json.dumps(d["id"]) in labels]
+
+
+def write_documents(path, documents, labels):
+    """Write :func:`document_rows` as JSON lines (atomically; empty when nothing is labelled)."""
+    from ..text import write_docs
+
+    rows = document_rows(documents, labels)
+    write_docs(path, rows)
+    return len(rows)
 
 
 def write_user_feedback(s, ann, path, task=None):

@@ -105,3 +105,28 @@ def write_demo_task(ui_data, name="demo", categories=None, hostile=True):
     write_json(d / "vocab_src.json", sorted([w, f] for w, f in SRC_VOCAB.items() if keep(w)))
     write_json(d / "vocab_tgt.json", sorted([w, f] for w, f in TGT_VOCAB.items() if keep(w)))
     return d
+
+
+DOCUMENTS = [
+    (10, ["l'", "hôpital", "a", "ouvert", "un", "nouveau", "service", "."]),
+    ("d-11", ["le", "match", "s'", "est", "terminé", "par", "un", "but", XSS_SCRIPT]),
+    (12, ["les", "élections", "auront", "lieu", "en", "mai", XSS_IMG]),
+    (13, ["la", "plage", "et", "le", "musée", "attirent", "les", "touristes", "."]),
+    (14, ["le", "ministre", "de", "la", "santé", "a", "parlé", "."]),
+]
+
+
+def write_demo_documents(task_dir, hostile=True):
+    """A ``documents.json`` (as select_docs.py writes it) for the demo task: 5 documents
+    (integer and string ids), the task's categories, hostile tokens unless ``hostile`` is False."""
+    import json
+
+    d = Path(task_dir)
+    setup = json.loads((d / "setup.json").read_text(encoding="utf-8"))
+    docs = [{"id": i, "text": [t for t in toks if hostile or not _is_hostile(t)], "entropy": round(1.5 - 0.1 * k, 3),
+             "pred": 0} for k, (i, toks) in enumerate(DOCUMENTS)]
+    write_json(d / "documents.json", {
+        "format": 1, "created": "2026-01-01T00:00:00+00:00", "strategy": "max-entropy", "seed": 0, "sources": {},
+        "categories": [{"label": i, "name": c} for i, c in enumerate(setup["categories"])],
+        "documents": docs})
+    return d / "documents.json"

@@ -1,0 +1,71 @@
+"""clime.comparison through experiment.py: Base, Active, CLIME and A+C at equal annotator time."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clime import comparison
+from clime.errors import ClimeError
+from test_experiment import _tiny_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_items_per_budget():
+    cfg = comparison.CompareConfig(cost_keyword=0.9, cost_document=0.9)
+    assert cfg.items(45) == (50, 50) and cfg.split_items(45) == (25, 25)
+    cfg = comparison.CompareConfig(cost_keyword=0.5, cost_document=2.0)
+    assert cfg.items(10) == (20, 5) and cfg.split_items(10) == (10, 2)
+
+
+def test_bad_comparison_config(tmp_path):
+    conf = json.loads(_tiny_task(tmp_path).read_text())
+    for bad in ({"minutes": [0]}, {"strategy": "best"}, {"arms": ["base", "nope"]}, {"clime_condition": "none"},
+                {"cost_document": 0}):
+        with pytest.raises(ClimeError):
+            comparison.load_config({**conf, "minutes": [3], **bad}).check()
+
+
+def test_comparison_end_to_end(tmp_path):
+    conf_path = _tiny_task(tmp_path)
+    conf = json.loads(conf_path.read_text())
+    # the document oracle's file must hold the unlabelled pool's documents (labelled)
+    labelled = [json.loads(x) for x in (tmp_path / "fr_labeled.json").read_text().splitlines()]
+    (tmp_path / "fr_unlabeled.json").write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
+                                                        for d in labelled))
+    conf.update(minutes=[4], cost_keyword=1.0, cost_document=1.0, strategy="diverse", runs=2, jobs=1)
+    conf_path.write_text(json.dumps(conf))
+    cmd = [sys.executable, str(ROOT / "experiment.py"), "--config", str(conf_path), "-q"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
+    assert rep["kind"] == "comparison" and len(rep["rows"]) == 1
+    row = rep["rows"][0]
+    assert row["n"] == 2 and list(row["arms"]) == ["base", "active", "clime", "a+c"]
+    a = row["arms"]
+    assert (a["active"]["keywords"], a["active"]["documents"]) == (0, 4)
+    assert (a["clime"]["keywords"], a["clime"]["documents"]) == (4, 0)
+    assert (a["a+c"]["keywords"], a["a+c"]["documents"]) == (2, 2)
+    assert a["active"]["labelled_mean"] == 4 and a["a+c"]["labelled_mean"] == 2
+    assert a["clime"]["judgements_mean"] > 0
+    for arm in ("active", "clime", "a+c"):
+        d = a[arm]["accuracy_vs_base"]
+        assert d["n"] == 2 and d["lo"] <= d["mean"] <= d["hi"]
+    assert row["better_single"] in ("active", "clime") and row["ac_vs_better_accuracy"]["n"] == 2
+    # the active arm trained with the labelled documents (train.py --tgt-train)
+    after = json.loads(next((tmp_path / "work").rglob("dict_k0_n4_diverse/after.json")).read_text())
+    assert after["tgt_train"]["documents"] == 4
+    # chosen documents are never from the dev or test split
+    held = {tuple(json.loads(x)["text"]) for f in ("fr.json", "fr_dev.json") for x in (tmp_path / f).read_text().splitlines()}
+    for sel in (tmp_path / "work").rglob("documents.json"):
+        assert not {tuple(d["text"]) for d in json.loads(sel.read_text())["documents"]} & held
+    md = (tmp_path / "results" / "report.md").read_text(encoding="utf-8")
+    assert "| a+c | 2 | 2 |" in md and "A+C −" in md
+    # a rerun reuses everything and gives the same numbers
+    r2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    rep2 = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
+    assert rep2["rows"][0]["arms"] == row["arms"]
