@@ -30,8 +30,11 @@ update (``placebo-pairs+realign``) feeds that update, instead of the oracle's
 feedback, as many accepted cross-lingual pairs as the oracle accepted, but random
 true dictionary pairs not tied to the keywords (``placebo-pairs``) or the same
 keywords with random target words (``placebo-words``); see
-:func:`clime.simulate.placebo_pairs`.  The report gives every condition's paired
-difference against ``none`` and against each control of the same update.
+:func:`clime.simulate.placebo_pairs`.  ``target-labels`` is the control for the label
+oracle: no update, but the labelled target documents that oracle reads added to the
+training set (``train.py --tgt-train``), i.e. the same information used directly.  The
+report gives every condition's paired difference against ``none``, against each control
+of the same update and against ``target-labels``.
 
 Seed-dictionary sizes N are seeded random draws (``draw_seed``) from the whole
 training dictionary (seed + oracle files, duplicates removed, sorted, then
@@ -255,6 +258,9 @@ PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev
                "categories", "seed_dict", "oracle_dict", "test_dict")
 
 
+TARGET_LABELS = "target-labels"   # control: no update; train.py --tgt-train on the label oracle's documents
+
+
 def condition_parts(cond):
     """``(control, update tokens)`` of a condition name: the placebo control in it (or None)."""
     tokens = [t.strip() for t in str(cond).split("+") if t.strip()]
@@ -266,6 +272,8 @@ def condition_parts(cond):
 
 def condition_args(cond):
     """update.py arguments of a condition name; None for ``none`` (no update)."""
+    if cond == TARGET_LABELS:
+        return None
     control, tokens = condition_parts(cond)
     if not tokens:
         raise ClimeError(f"empty condition {cond!r}" if not control else
@@ -495,7 +503,8 @@ class Experiment:
                      [d / "src" / "E.npy", d / "tgt" / "E.npy"], d / "align.stamp")
             self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq),
                                 "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]}
-        self.label_docs = self.honest_label_docs() if "label" in cfg.oracles else None
+        self.label_docs = (self.honest_label_docs() if "label" in cfg.oracles or TARGET_LABELS in cfg.conditions
+                           else None)
         for size, b in list(self.bases.items()):
             self.bases[size] = self.starting_spaces(size, b)
         for size, b in self.bases.items():
@@ -630,6 +639,11 @@ class Experiment:
                            "oracle": oracle, "budget": int(budget), "condition": cond,
                            "before": before, "p1_before": base["p1"], "keywords_top": keywords, **counts,
                            "keywords_known": known, "oracle_keywords": oracle_counts["keywords"]}
+                    if cond == TARGET_LABELS:
+                        rec.update(after=self.target_labels(d, base, model, seed), p1_after=base["p1"], judgements=0,
+                                   added=0, accepted=0)
+                        recs.append(rec)
+                        continue
                     uargs = condition_args(cond)
                     if uargs is None:
                         rec.update(after=before, p1_after=base["p1"], judgements=0, added=0, accepted=0)
@@ -669,6 +683,17 @@ class Experiment:
                     rec.update(after=after, p1_after=p1)
                     recs.append(rec)
         return recs
+
+    def target_labels(self, d, base, model, seed):
+        """The target-label control of one seed: the start space, no update, and the label oracle's
+        documents (the labelled target documents it reads, never the evaluated split) added to the
+        training set with ``train.py --tgt-train`` (trained once per seed; every oracle and budget
+        compares against it)."""
+        out = d / "target_labels.json"
+        self.runner.script("train (target labels)", "train.py",
+                           self.train_args(base["src"], base["tgt"], model, seed, out) + ["--tgt-train", self.label_docs],
+                           [out], d / "train_target_labels.stamp")
+        return read_train_results(out)
 
     def run(self, progress=True):
         from tqdm import tqdm
@@ -789,7 +814,8 @@ class Experiment:
 
 def add_control_diffs(rows, groups):
     """Each row's paired accuracy difference (after, by seed) against ``none`` and against
-    every control row (``placebo-*+U``) of the same update U, in ``row["vs"]``."""
+    every control row (``placebo-*+U``) of the same update U and against the ``target-labels``
+    control, in ``row["vs"]``."""
     by_key = {}
     for row in rows:
         by_key.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
@@ -799,8 +825,11 @@ def add_control_diffs(rows, groups):
             control, tokens = condition_parts(row["condition"])
             if tokens == ["none"]:
                 continue
-            others = ["none"] + [c for c in recs if condition_parts(c)[0] and condition_parts(c)[1] == tokens
-                                 and c != row["condition"]]
+            if row["condition"] == TARGET_LABELS:
+                others = ["none"]
+            else:
+                others = ["none"] + [c for c in recs if c != TARGET_LABELS and condition_parts(c)[0]
+                                     and condition_parts(c)[1] == tokens and c != row["condition"]] + [TARGET_LABELS]
             row["vs"] = {}
             for other in others:
                 if other not in recs:

@@ -264,3 +264,22 @@ def test_word_translation_off_or_limited(tmp_path):
     assert part["nn"] == 1.0  # only the 3 pairs inside the first 3 target words are asked
     with pytest.raises(ClimeError, match="p1_words"):
         ex.Config(src_emb="x", tgt_emb="y", p1_words=-1).check()
+
+
+@pytest.mark.skipif(not all((ROOT / s).exists() for s in SCRIPTS), reason="the pipeline scripts are not all there yet")
+def test_target_labels_control(tmp_path):
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    conf.update(oracles=["label"], budgets=[2, 3], conditions=["none", "realign", ex.TARGET_LABELS], jobs=1, runs=1)
+    exp = ex.Experiment(ex.Config.from_dict(conf))
+    rep = exp.run(progress=False)
+    rows = [r for r in rep["rows"] if r["condition"] == ex.TARGET_LABELS]
+    assert len(rows) == 2 and all(r["judgements_mean"] == 0 and r["accepted_mean"] == 0 for r in rows)
+    # one training per seed (both budgets share it), on the label oracle's documents
+    assert len({r["accuracy_after_mean"] for r in rows}) == 1
+    res = json.loads((exp.work / "seedgiven" / "lr" / "s0" / "target_labels.json").read_text(encoding="utf-8"))
+    assert res["tgt_train"]["files"] == [exp.label_docs] and res["tgt_train"]["documents"] > 0
+    realign = next(r for r in rep["rows"] if r["condition"] == "realign")
+    assert set(realign["vs"]) == {"none", ex.TARGET_LABELS}
+    assert set(rows[0]["vs"]) == {"none"}
+    assert f"| realign | {ex.TARGET_LABELS} |" in ex.render_markdown(rep)
+    assert ex.condition_args(ex.TARGET_LABELS) is None
