@@ -71,7 +71,7 @@ def main(argv=None):
     g.add_argument("--cost-keyword", type=cli.NON_NEGATIVE, help="minutes per keyword (default: 0.9, the paper's ~50 in 45 min)")
     g.add_argument("--cost-document", type=cli.NON_NEGATIVE, help="minutes per document (default: 0.9)")
     g.add_argument("--strategy", help="select_docs.py strategy of the active arms (default: max-entropy)")
-    g.add_argument("--clime-condition", help="update condition of the CLIME arms (default: realign+hinge, update.py's)")
+    g.add_argument("--clime-condition", help="update condition of the CLIME arms (default: realign, update.py's)")
     g.add_argument("--tgt-weight", type=cli.NON_NEGATIVE, help="train.py --tgt-weight of the document arms (default: 1)")
     g.add_argument("--arms", nargs="+", choices=["base", "active", "clime", "a+c"], help="arms (default: all four)")
     g = p.add_argument_group("how")

@@ -23,8 +23,8 @@ def main(argv=None):
     p.add_argument("--out-src", required=True, help="output source embedding directory (replaced atomically)")
     p.add_argument("--out-tgt", required=True, help="output target embedding directory (replaced atomically)")
     g = p.add_argument_group("local objective")
-    g.add_argument("--objective", choices=sorted(up.OBJECTIVES), default="hinge",
-                   help="similarity in the objective: " + "; ".join(f"{k}: {v}" for k, v in up.OBJECTIVES.items()))
+    g.add_argument("--objective", choices=sorted(up.OBJECTIVES), default=None,
+                   help="giving it turns on --local; default hinge. Similarity in the objective: " + "; ".join(f"{k}: {v}" for k, v in up.OBJECTIVES.items()))
     g.add_argument("--reg", type=cli.NON_NEGATIVE, default=1.0, help="lambda: weight of sum ||e - e_orig||^2")
     g.add_argument("--iter", type=cli.integer(0), default=10000, help="maximum Adam steps")
     g.add_argument("--lr", type=cli.POSITIVE, default=0.001, help="Adam learning rate")
@@ -36,8 +36,10 @@ def main(argv=None):
     g.add_argument("--margin-neg", type=cli.COSINE, default=0.3,
                    help="hinge/retrofit: rejected pairs pushed down to this cosine")
     g.add_argument("--renorm", action="store_true", help="rescale touched rows to their original lengths afterwards")
-    g.add_argument("--local", action=argparse.BooleanOptionalAction, default=True,
-                   help="run the local objective (--no-local: only --realign)")
+    g.add_argument("--local", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the local objective (--objective) after --realign (default: off unless "
+                        "--objective is given: on the dev split of both example kits the re-fit alone did best, "
+                        "docs/results.md)")
     g = p.add_argument_group("propagation to unjudged words")
     g.add_argument("--propagate", action="store_true",
                    help="move each untouched word by a similarity-weighted average of the displacements of its "
@@ -86,8 +88,11 @@ def main(argv=None):
         raise ClimeError("--iter must be >= 0 and --lr > 0")
     if args.n_keywords is not None and args.n_keywords < 1:
         raise ClimeError(f"--n-keywords must be >= 1, got {args.n_keywords}")
+    if args.local is None:
+        args.local = args.objective is not None
+    args.objective = args.objective or "hinge"
     if not args.local and not args.realign:
-        raise ClimeError("--no-local without --realign leaves nothing to do")
+        raise ClimeError("--no-realign without --local leaves nothing to do (add --local to run the local objective)")
     if args.propagate_k < 1 or not 0 <= args.propagate_threshold < 1 or args.propagate_temperature <= 0:
         raise ClimeError("--propagate-k must be >= 1, --propagate-threshold in [0, 1), --propagate-temperature > 0")
     if args.seed_dict and not args.realign:

@@ -44,7 +44,7 @@ class CompareConfig(Config):
     cost_keyword: float = 0.9       # annotator minutes per keyword
     cost_document: float = 0.9      # annotator minutes per document
     strategy: str = "max-entropy"   # select_docs.py --strategy
-    clime_condition: str = "realign+hinge"  # update.py's defaults
+    clime_condition: str = "realign"  # update.py's default
     tgt_weight: float = 1.0         # train.py --tgt-weight
     arms: list = field(default_factory=lambda: list(ARMS))
 

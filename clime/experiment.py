@@ -299,11 +299,11 @@ def condition_args(cond):
                              f"renorm, {', '.join(PLACEBOS)})")
     if realign:
         args = ["--realign"] + args
-        args += ["--objective", objective] if objective else ["--no-local"]
+        args += ["--local", "--objective", objective] if objective else ["--no-local"]
     else:
         if objective is None:
             raise ClimeError(f"condition {cond!r}: needs an objective or realign")
-        args = ["--no-realign", "--objective", objective] + args
+        args = ["--no-realign", "--local", "--objective", objective] + args
     return args
 
 

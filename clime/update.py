@@ -621,8 +621,8 @@ def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0, refine=0,
 @dataclass
 class UpdateConfig:
     local: LocalConfig = field(default_factory=LocalConfig)
-    run_local: bool = True
-    realign: bool = False
+    run_local: bool = False             # as update.py: the re-fit alone (chosen on the dev split)
+    realign: bool = True
     seed_dict: str = None
     feedback_weight: float = 1.0
     refine: int = DEFAULT_REFINE        # self-learning rounds of --realign (0 = one Procrustes fit)

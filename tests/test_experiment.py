@@ -37,9 +37,9 @@ def test_paired_ci():
 
 def test_condition_args():
     assert ex.condition_args("none") is None
-    assert ex.condition_args("cosine") == ["--no-realign", "--objective", "cosine"]
+    assert ex.condition_args("cosine") == ["--no-realign", "--local", "--objective", "cosine"]
     assert ex.condition_args("realign") == ["--realign", "--no-local"]
-    assert ex.condition_args("realign+hinge+prop") == ["--realign", "--propagate", "--objective", "hinge"]
+    assert ex.condition_args("realign+hinge+prop") == ["--realign", "--propagate", "--local", "--objective", "hinge"]
     for bad in ("banana", "dot+cosine", "prop", ""):
         with pytest.raises(ClimeError):
             ex.condition_args(bad)
