@@ -129,31 +129,13 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--users", type=int, default=20, help="concurrent simulated annotators")
-    ap.add_argument("--seconds", type=float, default=20.0, help="duration of the measured run")
-    ap.add_argument("--think-ms", type=float, default=100.0, help="mean pause between an annotator's actions")
-    ap.add_argument("--task", default="example", help="task in ui_data (a synthetic one if it is missing)")
-    ap.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file in a temp folder)")
-    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
-    args = ap.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="clime_bench_"))
-    ui = ROOT / "ui_data"
-    task = args.task
-    if not (ui / task / "setup.json").exists():
-        from clime.webapp.testdata import write_demo_task
-
-        ui = tmp / "ui_data"
-        task = "demo"
-        write_demo_task(ui, task)
-    setup = json.loads((ui / task / "setup.json").read_text(encoding="utf-8"))
-    vpath = ui / task / "vocab_tgt.json"
-    setup["_vocab_tgt"] = [w for w, _ in json.loads(vpath.read_text(encoding="utf-8"))][:3000] if vpath.exists() else []
+def run_once(args, db, tmp, ui, task, setup):
+    """One measured run of the app on database URL ``db``; returns the results dict."""
     port = free_port()
-    db = args.db or f"sqlite:///{tmp / 'bench.db'}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if db.startswith("postgresql"):  # a fresh schema on the shared throw-away cluster
+        subprocess.run([sys.executable, str(ROOT / "app.py"), "db", "upgrade", "--db", db, "-q"], cwd=str(ROOT),
+                       env=env, check=True)
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
                              "--db", db, "--ui-data", str(ui), "--feedbacks", str(tmp / "feedbacks"),
                              "--instance", str(tmp / "instance"), "-q"], cwd=str(ROOT), env=env)
@@ -193,25 +175,78 @@ def main():
         for t, dt, k, pth in sorted(trace, key=lambda x: -x[1])[:15]:
             print(f"   slow: at {t - t00:6.2f} s  {1000 * dt:6.1f} ms  {k} {pth[:50]}")
     allx = [x for v in stats.values() for x in v]
-    res = {"users": args.users, "seconds": round(elapsed, 1), "think_ms": args.think_ms, "task": task,
-           "cpus": os.cpu_count(), "requests": len(allx), "errors": len(errors),
+    res = {"database": db.split(":", 1)[0].split("+")[0], "users": args.users, "seconds": round(elapsed, 1),
+           "think_ms": args.think_ms, "task": task, "cpus": os.cpu_count(), "load_avg": list(os.getloadavg()),
+           "requests": len(allx), "errors": len(errors), "first_errors": errors[:3],
            "requests_per_s": round(len(allx) / elapsed, 1),
            "p50_ms": round(1000 * pct(allx, 50), 1), "p95_ms": round(1000 * pct(allx, 95), 1),
            "p99_ms": round(1000 * pct(allx, 99), 1),
            "kinds": {k: {"n": len(v), "p50_ms": round(1000 * pct(v, 50), 1), "p95_ms": round(1000 * pct(v, 95), 1),
                          "mean_ms": round(1000 * statistics.fmean(v), 1)} for k, v in sorted(stats.items())}}
     print(f"{args.users} annotators, {elapsed:.1f} s, think time {args.think_ms:.0f} ms, task {task}, "
-          f"{os.cpu_count()} CPUs, database {db.split(':', 1)[0]}")
+          f"{os.cpu_count()} CPUs (load average {res['load_avg'][0]:.1f}), database {res['database']}")
     print(f"requests {res['requests']}  errors {res['errors']}  {res['requests_per_s']} req/s  "
           f"p50 {res['p50_ms']} ms  p95 {res['p95_ms']} ms  p99 {res['p99_ms']} ms")
     for k, v in res["kinds"].items():
         print(f"  {k:5} n={v['n']:6}  p50 {v['p50_ms']:6.1f} ms  p95 {v['p95_ms']:6.1f} ms  mean {v['mean_ms']:6.1f} ms")
     if errors:
         print("first errors:", errors[:3])
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=20, help="concurrent simulated annotators (default: 20)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="duration of each measured run (default: 20)")
+    ap.add_argument("--think-ms", type=float, default=100.0,
+                    help="mean pause between an annotator's actions (default: 100)")
+    ap.add_argument("--task", default="example", help="task in ui_data (a synthetic one if it is missing; default: example)")
+    ap.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file in a temp folder)")
+    ap.add_argument("--both", action="store_true",
+                    help="one run on a fresh SQLite file and one on PostgreSQL (--pg-url, else a throw-away cluster "
+                         "started with scripts/pg_throwaway.sh), printed side by side")
+    ap.add_argument("--pg-url", default=None, help="PostgreSQL URL for --both (default: a throw-away cluster)")
+    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="clime_bench_"))
+    ui = ROOT / "ui_data"
+    task = args.task
+    if not (ui / task / "setup.json").exists():
+        from clime.webapp.testdata import write_demo_task
+
+        ui = tmp / "ui_data"
+        task = "demo"
+        write_demo_task(ui, task)
+    setup = json.loads((ui / task / "setup.json").read_text(encoding="utf-8"))
+    vpath = ui / task / "vocab_tgt.json"
+    setup["_vocab_tgt"] = [w for w, _ in json.loads(vpath.read_text(encoding="utf-8"))][:3000] if vpath.exists() else []
+    pg_dir = None
+    try:
+        if not args.both:
+            results = [run_once(args, args.db or f"sqlite:///{tmp / 'bench.db'}", tmp, ui, task, setup)]
+        else:
+            pg = args.pg_url
+            if not pg:
+                out = subprocess.run(["bash", str(ROOT / "scripts" / "pg_throwaway.sh"), "start"], capture_output=True,
+                                     text=True)
+                if out.returncode != 0:
+                    raise SystemExit(f"could not start a throw-away PostgreSQL: {out.stderr.strip()[-300:]}")
+                pg, pg_dir = out.stdout.split()
+            results = [run_once(args, f"sqlite:///{tmp / 'bench.db'}", tmp / "sqlite", ui, task, setup),
+                       run_once(args, pg, tmp / "pg", ui, task, setup)]
+            print("\n| database | requests/s | p50 ms | p95 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- | --- |")
+            for r in results:
+                print(f"| {r['database']} | {r['requests_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
+                      f"| {r['errors']} |")
+            print(f"PostgreSQL / SQLite p95: {results[1]['p95_ms'] / max(results[0]['p95_ms'], 1e-9):.2f}x")
+    finally:
+        if pg_dir:
+            subprocess.run(["bash", str(ROOT / "scripts" / "pg_throwaway.sh"), "stop", pg_dir], capture_output=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
+        Path(args.json).write_text(json.dumps(results if args.both else results[0], indent=1))
     shutil.rmtree(tmp, ignore_errors=True)
-    return 0 if not errors else 1
+    return 0 if not any(r["errors"] for r in results) else 1
 
 
 if __name__ == "__main__":
