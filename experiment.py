@@ -39,9 +39,27 @@ def main(argv=None):
     p.add_argument("--config", help="JSON file with any of the options below (underscores for dashes)")
     p.add_argument("--name", help="experiment name: results/<name>/, work/experiments/<name>/ (default: example)")
     g = p.add_argument_group("data (defaults: the committed example in data/)")
-    for opt in ("src-emb", "tgt-emb", "src-vec", "tgt-vec", "train", "test", "dev", "tgt-unlabeled", "tgt-labeled",
-                "categories", "seed-dict", "oracle-dict", "test-dict", "src-lang", "tgt-lang"):
-        g.add_argument(f"--{opt}", default=None)
+    data_help = {
+        "src-emb": "source embedding directory (binarize.py), instead of --src-vec",
+        "tgt-emb": "target embedding directory, instead of --tgt-vec",
+        "src-vec": "source word2vec text file, binarized first (default: data/eng.vec.gz)",
+        "tgt-vec": "target word2vec text file (default: data/fra.vec.gz)",
+        "train": "labelled source documents, JSON lines (default: data/en.json)",
+        "test": "labelled target test documents, reported only (default: data/fr.json)",
+        "dev": "labelled target dev documents: model selection in test mode, evaluation with --dev-only "
+               "(default: data/fr_dev.json)",
+        "tgt-unlabeled": "target documents for the concordances (default: data/fr_unlabeled.json)",
+        "tgt-labeled": "labelled target documents the label oracle reads, never the test set "
+                       "(default: data/fr_labeled.json)",
+        "categories": "category names, one a line in label order (default: data/categories.txt)",
+        "seed-dict": "seed dictionary source<TAB>target (default: data/dict.seed.tsv)",
+        "oracle-dict": "what the simulated bilingual annotator knows (default: data/dict.oracle.tsv)",
+        "test-dict": "word-translation P@1 dictionary, disjoint from the others (default: data/dict.test.tsv)",
+        "src-lang": "source language name for preprocess_ui.py and the oracle's stemmer (default: ENGLISH)",
+        "tgt-lang": "target language name (default: FRENCH)",
+    }
+    for opt, text in data_help.items():
+        g.add_argument(f"--{opt}", default=None, help=text)
     g = p.add_argument_group("what to compare")
     g.add_argument("--runs", type=cli.integer(1), help="seeds per condition (default: 5)")
     g.add_argument("--models", nargs="+", choices=["cnn", "dan", "lr"], help="classifiers (default: cnn)")

@@ -34,7 +34,7 @@ def main(argv=None):
                    help="sum: the paper's salience (sum over documents); mean: divide by df(w), which favours "
                         "topical over frequent words (use with --min-df 3)")
     p.add_argument("--batch-size", type=cli.integer(1), default=256, help="documents per gradient batch")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
     args = cli.parse(p, argv)
     if args.top < 0 or args.min_df < 0 or args.batch_size < 1:
         raise ClimeError("--top and --min-df must be >= 0, --batch-size >= 1")

@@ -36,8 +36,8 @@ def main(argv=None):
                         "(0: keep the last epoch)")
     p.add_argument("--type", dest="model_type", choices=("cnn", "dan", "lr"), default="cnn", help="model")
     p.add_argument("--runs", type=cli.integer(1), default=10, help="training runs, with seeds seed, seed+1, ...")
-    p.add_argument("--epochs", type=cli.integer(1), default=30)
-    p.add_argument("--batch-size", type=cli.integer(1), default=100)
+    p.add_argument("--epochs", type=cli.integer(1), default=30, help="training epochs per run")
+    p.add_argument("--batch-size", type=cli.integer(1), default=100, help="documents per training batch")
     p.add_argument("--lr", type=cli.POSITIVE,
                    help="Adam learning rate (default: 1e-3 for cnn, 1e-2 for dan, 5e-2 for lr; chosen on the "
                         "example's dev split)")

@@ -16,7 +16,15 @@ log = logging.getLogger("clime")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults in --help and keeps the description's line breaks."""
+    """Shows defaults in --help and keeps the description's line breaks.  A help text that already
+    says its default, or an option whose default is nothing (None) or off (False), gets no
+    "(default: ...)" appended."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
 
 
 class Parser(argparse.ArgumentParser):

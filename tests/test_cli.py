@@ -53,3 +53,38 @@ def test_run_turns_errors_into_one_line_and_status_2(capsys):
     assert ex.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: data/e.vec:12: value 'x' is not a number"]
+
+
+HELP_SCRIPTS = ["binarize", "export_vec", "align", "train", "rank_words", "preprocess_ui", "select_docs", "app",
+                "update", "simulate", "experiment", "clear_db", "make_kit"]
+
+
+def _help_problems(text):
+    """Options of a --help text without any help, and '(default: None)' or doubled defaults."""
+    import re
+
+    lines = text.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        if "(default: None)" in line or line.count("(default:") > 1:
+            out.append(line.strip())
+        m = re.match(r"^  (-[^ ,]+(?: [^ ]+)?(?:, -[^ ,]+(?: [^ ]+)?)*)\s*$", line)
+        if m and not (i + 1 < len(lines) and lines[i + 1].startswith(" " * 8)):
+            out.append(f"no help: {m.group(1)}")
+    return out
+
+
+def test_help_problems_are_found():
+    text = "options:\n  --epochs EPOCHS\n  --runs RUNS  seeds (default: 3) (default: None)\n  --ok OK  fine\n"
+    assert _help_problems(text) == ["no help: --epochs EPOCHS", "--runs RUNS  seeds (default: 3) (default: None)"]
+
+
+@pytest.mark.parametrize("script", HELP_SCRIPTS)
+def test_every_option_has_help_and_one_default(script):
+    import subprocess
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / f"{script}.py"
+    r = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _help_problems(r.stdout) == []
