@@ -33,7 +33,8 @@ def main(argv=None):
                         "either way")
     args = cli.parse(p, argv, seed=False)
 
-    from clime.embeddings import normalize, read_vec, save_embeddings
+    from clime.embeddings import normalize, save_embeddings
+    from clime.vecfile import read_vec
     from clime.fileio import check_paths, require_dir_target
 
     if args.workers < 0:

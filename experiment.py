@@ -28,6 +28,8 @@ from pathlib import Path
 
 from clime import cli
 from clime import experiment as ex
+from clime import experiment_config as excfg
+from clime import experiment_report as exrep
 from clime.errors import ClimeError
 from clime.fileio import load_json
 
@@ -64,7 +66,7 @@ def main(argv=None):
     g.add_argument("--runs", type=cli.integer(1), help="seeds per condition (default: 5)")
     g.add_argument("--models", nargs="+", choices=["cnn", "dan", "lr"], help="classifiers (default: cnn)")
     g.add_argument("--conditions", nargs="+", help="update conditions (default: none dot cosine hinge realign realign+cosine)")
-    g.add_argument("--objective", nargs="+", choices=list(ex.OBJECTIVES),
+    g.add_argument("--objective", nargs="+", choices=list(excfg.OBJECTIVES),
                    help="shorthand: conditions none + these objectives (+ realign, realign+OBJ with --realign-variants)")
     g.add_argument("--realign-variants", action="store_true", help="with --objective: add realign and realign+OBJ")
     g.add_argument("--propagate-variants", action="store_true", help="add a +prop version of every updating condition")
@@ -72,7 +74,7 @@ def main(argv=None):
     g.add_argument("--budgets", nargs="+", type=cli.integer(1), help="keyword budgets (default: 50)")
     g.add_argument("--seed-sizes", nargs="+", help="seed dictionary sizes: given (embeddings as they are), N pairs, full")
     g.add_argument("--noise", type=cli.FRACTION, help="simulated annotator's noise")
-    g.add_argument("--start", choices=list(ex.START_SPACES),
+    g.add_argument("--start", choices=list(excfg.START_SPACES),
                    help="the space feedback starts from: selflearn (align.py --refine from the seed dictionary) "
                         "or procrustes (the seed fit alone); the report has a row for the other (default: selflearn)")
     g.add_argument("--refine", type=cli.integer(0), help="align.py --refine rounds of the self-learned space (default: align.py's)")
@@ -129,7 +131,7 @@ def main(argv=None):
             conds += ["realign"] + [f"realign+{o}" for o in args.objective]
         conf["conditions"] = conds
     if args.propagate_variants:
-        conds = conf.get("conditions") or ex.Config().conditions
+        conds = conf.get("conditions") or excfg.Config().conditions
         conf["conditions"] = list(conds) + [f"{c}+prop" for c in conds if c != "none" and c != "realign"]
     if not any(conf.get(k) for k in ("src_emb", "src_vec")):
         conf.setdefault("src_vec", "data/eng.vec.gz")
@@ -137,18 +139,18 @@ def main(argv=None):
         conf.setdefault("tgt_vec", "data/fra.vec.gz")
     for key in ("seed_sizes", "conditions"):  # their types, before they are used below
         if key in conf:
-            ex.Config.from_dict({key: conf[key]}, args.config)
+            excfg.Config.from_dict({key: conf[key]}, args.config)
     conf["seed_sizes"] = [int(s) if str(s).isdigit() else s for s in conf.get("seed_sizes", ["given"])]
     if comparison.is_comparison(conf):
         conf.setdefault("oracles", ["dict"])
         experiment = comparison.Comparison(comparison.load_config(conf, args.config))
         render = comparison.render_markdown
     else:
-        unknown = sorted(set(conf) & (names - {f.name for f in fields(ex.Config)}))
+        unknown = sorted(set(conf) & (names - {f.name for f in fields(excfg.Config)}))
         if unknown:
             raise ClimeError(f"{', '.join(unknown)}: only for the comparison (give minutes)", args.config)
-        experiment = ex.Experiment(ex.Config.from_dict(conf, args.config))
-        render = ex.render_markdown
+        experiment = ex.Experiment(excfg.Config.from_dict(conf, args.config))
+        render = exrep.render_markdown
     report = experiment.run(progress=not cli.progress_disabled())
     log.info("%s", render(report).split("## Time per stage")[0].rstrip())
     log.info("report: %s/report.md, %s/report.json", experiment.out, experiment.out)

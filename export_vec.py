@@ -22,7 +22,8 @@ def main(argv=None):
                         "(binary output is always exact)")
     args = cli.parse(p, argv, seed=False)
 
-    from clime.embeddings import load_embeddings, write_bin, write_vec
+    from clime.embeddings import load_embeddings
+    from clime.vecfile import write_bin, write_vec
     from clime.fileio import check_paths
 
     check_paths({"output": args.output}, {"input": args.input})

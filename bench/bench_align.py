@@ -50,7 +50,8 @@ def synthetic(n_src, n_tgt, dim, seed):
 def from_kit(kit, n_src, n_tgt):
     from pathlib import Path
 
-    from clime.embeddings import normalize, read_vec
+    from clime.embeddings import normalize
+    from clime.vecfile import read_vec
 
     vecs = sorted(Path(kit).glob("*.vec.gz"))
     src = next(v for v in vecs if v.name.startswith("en"))

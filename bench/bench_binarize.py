@@ -45,15 +45,15 @@ print(json.dumps({{"seconds": dt, "cpu_seconds": cpu, "peak_rss": peak, "base_rs
 """
 
 METHODS = {
-    "ours": ("from clime.embeddings import read_vec, default_workers\nfrom clime import cparse\nimport resource",
+    "ours": ("from clime.vecfile import read_vec, default_workers\nfrom clime import cparse\nimport resource",
              "words, E, info = read_vec(PATH, progress=False)\n"
              "vocab = sum(sys.getsizeof(w) for w in words) + sys.getsizeof(words)\n"
              "extra = {'n': len(words), 'matrix_bytes': E.nbytes, 'vocab_bytes': vocab,\n"
              "         'workers': default_workers(PATH), 'compiled': cparse.available()}"),
-    "ours1": ("from clime.embeddings import read_vec",
+    "ours1": ("from clime.vecfile import read_vec",
               "words, E, info = read_vec(PATH, progress=False, workers=1)\n"
               "extra = {'n': len(words)}"),
-    "numpy": ("import os, resource\nos.environ['CLIME_NO_C'] = '1'\nfrom clime.embeddings import read_vec",
+    "numpy": ("import os, resource\nos.environ['CLIME_NO_C'] = '1'\nfrom clime.vecfile import read_vec",
               "words, E, info = read_vec(PATH, progress=False)\n"
               "extra = {'n': len(words),\n"
               "         'worker_peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}"),

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from clime.embeddings import Embeddings, normalize, read_vec
+from clime.embeddings import Embeddings, normalize
+from clime.vecfile import read_vec
 from clime.text import read_docs
 from clime.train import MatrixBuilder, TrainConfig, accuracy, label_mapping, encode_labels, train_classifier
 

@@ -16,7 +16,8 @@ import time
 import numpy as np
 import torch
 
-from clime.update import LocalConfig, Problem, optimise
+from clime.local_objective import LocalConfig, optimise
+from clime.update import Problem
 
 
 def make_problem(rng, n_vocab=20000, dim=300, n_kw=50, per_lang=5):

@@ -22,7 +22,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text.lower() or action.default is None or action.default is False:
+        if "(default" in text or "default:" in text or action.default is None or action.default is False:
             return text
         return super()._get_help_string(action)
 

@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import ClimeError
-from .experiment import (Config, Experiment, _diff, _load_json, _ms, _top_keywords, condition_args, count_judgements,
-                         mean_std, paired_ci, read_train_results)
+from .experiment import Experiment, _load_json, _top_keywords, count_judgements, read_train_results
+from .experiment_config import Config, condition_args
+from .experiment_report import _diff, _ms, mean_std, paired_ci
 from .fileio import atomic_open, write_json
 
 log = logging.getLogger(__name__)

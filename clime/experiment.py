@@ -1,5 +1,9 @@
 """The end-to-end experiment: train -> rank -> preprocess -> simulate -> update -> retrain.
 
+This module runs it (:class:`Runner`, :class:`Experiment`); the configuration and the
+condition names are in :mod:`clime.experiment_config`, the statistics and the report in
+:mod:`clime.experiment_report`, the equal-time comparison in :mod:`clime.comparison`.
+
 Every stage runs as the project's own root script in a subprocess (``train.py``,
 ``rank_words.py``, ``preprocess_ui.py``, ``simulate.py``, ``update.py``,
 ``align.py``, ``binarize.py``), so the experiment measures exactly what a user
@@ -30,7 +34,7 @@ update (``placebo-pairs+realign``) feeds that update, instead of the oracle's
 feedback, as many accepted cross-lingual pairs as the oracle accepted, but random
 true dictionary pairs not tied to the keywords (``placebo-pairs``) or the same
 keywords with random target words (``placebo-words``); see
-:func:`clime.simulate.placebo_pairs`.  ``target-labels`` is the control for the label
+:func:`clime.placebo.placebo_pairs`.  ``target-labels`` is the control for the label
 oracle: no update, but the labelled target documents that oracle reads added to the
 training set (``train.py --tgt-train``), i.e. the same information used directly.  The
 report gives every condition's paired difference against ``none``, against each control
@@ -45,7 +49,6 @@ depend on the order of the files' lines.
 import hashlib
 import json
 import logging
-import math
 import os
 import platform
 import shutil
@@ -54,259 +57,20 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from . import cli
 from .errors import ClimeError
-from .simulate import PLACEBOS
+from .experiment_config import OTHER_SPACE, PATH_FIELDS, TARGET_LABELS, condition_args, condition_parts
+from .experiment_report import add_control_diffs, mean_std, paired_ci, plot_budgets, render_markdown
 from .fileio import atomic_open, write_json
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-OBJECTIVES = ("dot", "cosine", "hinge", "retrofit")
-
-# Two-sided 95% quantiles t_{0.975, df} of Student's t distribution.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
-         18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
-         26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
-
-
-def t975(df):
-    """t_{0.975} for ``df`` degrees of freedom (table; interpolated in 1/df beyond 30; 1.96 at infinity)."""
-    if df < 1:
-        return float("nan")
-    if df in _T975:
-        return _T975[df]
-    keys = sorted(_T975)
-    if df > keys[-1]:
-        lo, hi, tlo, thi = keys[-1], math.inf, _T975[keys[-1]], 1.959964
-    else:
-        lo = max(k for k in keys if k < df)
-        hi = min(k for k in keys if k > df)
-        tlo, thi = _T975[lo], _T975[hi]
-    x, xlo, xhi = 1 / df, 1 / lo, (0.0 if hi == math.inf else 1 / hi)
-    return thi + (tlo - thi) * (x - xhi) / (xlo - xhi)
-
-
-def mean_std(values):
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    if len(v) == 0:
-        return None, None
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def paired_ci(before, after):
-    """Mean of ``after - before`` and its 95% t confidence interval (None bounds for n < 2)."""
-    d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
-    n = len(d)
-    if n == 0:
-        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None}
-    m = float(d.mean())
-    if n < 2:
-        return {"n": n, "mean": m, "lo": None, "hi": None, "sd": None}
-    sd = float(d.std(ddof=1))
-    half = t975(n - 1) * sd / math.sqrt(n)
-    return {"n": n, "mean": m, "lo": m - half, "hi": m + half, "sd": sd}
-
-
-# ----------------------------------------------------------------------------- configuration
-
-@dataclass
-class Config:
-    name: str = "example"
-    src_vec: str = None            # word2vec text, binarized when src_emb is not given
-    tgt_vec: str = None
-    src_emb: str = None
-    tgt_emb: str = None
-    train: str = "data/en.json"
-    test: str = "data/fr.json"
-    dev: str = "data/fr_dev.json"
-    tgt_unlabeled: str = "data/fr_unlabeled.json"
-    tgt_labeled: str = "data/fr_labeled.json"
-    categories: str = "data/categories.txt"
-    seed_dict: str = "data/dict.seed.tsv"
-    oracle_dict: str = "data/dict.oracle.tsv"
-    test_dict: str = "data/dict.test.tsv"
-    src_lang: str = "ENGLISH"
-    tgt_lang: str = "FRENCH"
-    runs: int = 5                   # seeds seed, seed+1, ...
-    seed: int = 0
-    models: list = field(default_factory=lambda: ["cnn"])
-    epochs: int = None              # passed to train.py --epochs when set
-    train_runs: int = 1             # train.py --runs per training (its mean is one seed's number)
-    budgets: list = field(default_factory=lambda: [50])
-    k: int = 5
-    oracles: list = field(default_factory=lambda: ["dict"])
-    noise: float = 0.0
-    conditions: list = field(default_factory=lambda: ["none", "dot", "cosine", "hinge", "realign", "realign+cosine"])
-    seed_sizes: list = field(default_factory=lambda: ["given"])
-    start: str = "selflearn"        # the space feedback starts from: "selflearn" (align.py --refine) or "procrustes"
-    refine: int = None              # align.py --refine rounds for the self-learned space (None: its default)
-    dev_only: bool = False
-    select_on_dev: bool = True      # test mode: train.py --dev DEV (dev mode never does: it evaluates there)
-    train_args: list = field(default_factory=list)
-    update_args: list = field(default_factory=list)
-    rank_args: list = field(default_factory=list)
-    preprocess_args: list = field(default_factory=list)
-    device: str = None
-    jobs: int = 1
-    work: str = None                # default work/experiments/<name>
-    out: str = None                 # default results/<name>
-    python: str = None              # default: this interpreter
-    keep_embeddings: bool = False
-    csls_k: int = 10
-    draw_seed: int = 0              # seed of the seed-dictionary draws (sizes N)
-    oracle_exact: bool = False      # dict oracle: exact words only (default: base forms, by src_lang/tgt_lang)
-    p1_words: int = None            # word-translation P@1: None all target words, 0 off, N the first N
-
-    @classmethod
-    def from_dict(cls, d, path=None):
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names - {"comment", "_comment"})
-        if unknown:
-            raise ClimeError(f"unknown configuration key(s): {', '.join(unknown)}", path)
-        for f in fields(cls):
-            if f.name in d:
-                _check_config_value(f, d[f.name], path)
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def check(self):
-        if self.runs < 1:
-            raise ClimeError(f"runs must be >= 1, got {self.runs}")
-        if not self.budgets or any(int(b) < 1 for b in self.budgets):
-            raise ClimeError(f"budgets must be positive integers, got {self.budgets}")
-        for o in self.oracles:
-            if o not in ("dict", "label"):
-                raise ClimeError(f"unknown oracle {o!r} (dict, label)")
-        for c in self.conditions:
-            condition_args(c)
-        if self.start not in START_SPACES:
-            raise ClimeError(f"unknown start {self.start!r} ({', '.join(START_SPACES)})")
-        if self.p1_words is not None and (isinstance(self.p1_words, bool) or not isinstance(self.p1_words, int)
-                                          or self.p1_words < 0):
-            raise ClimeError(f"p1_words must be a number >= 0 (0: no P@1) or null (all words), got {self.p1_words!r}")
-        for s in self.seed_sizes:
-            if not (s in ("given", "full") or (isinstance(s, int) and s > 0) or (isinstance(s, str) and s.isdigit())):
-                raise ClimeError(f"seed size must be 'given', 'full' or a number of pairs, got {s!r}")
-        if not (self.src_emb or self.src_vec) or not (self.tgt_emb or self.tgt_vec):
-            raise ClimeError("give the embeddings: src_emb/tgt_emb (directories) or src_vec/tgt_vec (word2vec text)")
-        needed = {"train": self.train, "categories": self.categories, "test dictionary": self.test_dict,
-                  ("dev" if self.dev_only else "test"): self.dev if self.dev_only else self.test,
-                  "target documents": self.tgt_unlabeled}
-        if "dict" in self.oracles or any(s not in ("given",) for s in self.seed_sizes):
-            needed["oracle dictionary"] = self.oracle_dict
-        if "label" in self.oracles:
-            needed["labelled target documents"] = self.tgt_labeled
-        needed["seed dictionary"] = self.seed_dict  # the self-learned space is fitted from it
-        for what, p in needed.items():
-            if not p:
-                raise ClimeError(f"the configuration needs the {what} file")
-            if not Path(p).exists():
-                raise ClimeError(f"no such file ({what})", p)
-
-
-# configuration values: the element type of each list field, and the least value of each number
-_LIST_ITEMS = {"budgets": (int,), "seed_sizes": (int, str), "minutes": (int, float), "arms": (str,)}
-_LEAST = {"runs": 1, "epochs": 1, "train_runs": 1, "k": 1, "jobs": 1, "csls_k": 1, "budgets": 1, "seed": 0}
-
-
-def _check_config_value(f, value, path):
-    """A configuration value of the type (and range) of field ``f``, or a ClimeError
-    naming the key: a string where a number belongs would otherwise fail much later."""
-    from .cli import check_number
-
-    def bad(expected):
-        raise ClimeError(f"key {f.name!r} must be {expected}, found {json.dumps(value)[:80]}", path)
-
-    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool,
-                                                     "list": list}.get(str(f.type))
-    if value is None:
-        if kind in (str,) or f.default is None:
-            return
-        bad(f"a {kind.__name__}")
-    if kind is bool:
-        if not isinstance(value, bool):
-            bad("true or false")
-    elif kind is str:
-        if not isinstance(value, str):
-            bad("a string")
-    elif kind in (int, float):
-        try:
-            check_number(value, f"key {f.name!r}", kind, lo=_LEAST.get(f.name, 0 if kind is float else None),
-                         hi=1 if f.name == "noise" else None)
-        except ClimeError as err:
-            raise ClimeError(err.detail, path) from None
-    elif kind is list:
-        items = _LIST_ITEMS.get(f.name, (str,))
-        if not isinstance(value, list) or not all(isinstance(v, items) and not isinstance(v, bool) for v in value):
-            bad("a list of " + " or ".join({int: "integers", float: "numbers", str: "strings"}[t] for t in items))
-        least = _LEAST.get(f.name)
-        if least is not None and any(isinstance(v, int) and v < least for v in value):
-            bad(f"a list of integers >= {least}")
-
-
-START_SPACES = ("selflearn", "procrustes")
-# the row of the other starting space in every report (no annotator; Δ against the start)
-OTHER_SPACE = {"selflearn": "procrustes (seed only)", "procrustes": "selflearn (automatic)"}
-
-PATH_FIELDS = ("src_vec", "tgt_vec", "src_emb", "tgt_emb", "train", "test", "dev", "tgt_unlabeled", "tgt_labeled",
-               "categories", "seed_dict", "oracle_dict", "test_dict")
-
-
-TARGET_LABELS = "target-labels"   # control: no update; train.py --tgt-train on the label oracle's documents
-
-
-def condition_parts(cond):
-    """``(control, update tokens)`` of a condition name: the placebo control in it (or None)."""
-    tokens = [t.strip() for t in str(cond).split("+") if t.strip()]
-    controls = [t for t in tokens if t in PLACEBOS]
-    if len(controls) > 1:
-        raise ClimeError(f"condition {cond!r}: two controls")
-    return (controls[0] if controls else None), [t for t in tokens if t not in PLACEBOS]
-
-
-def condition_args(cond):
-    """update.py arguments of a condition name; None for ``none`` (no update)."""
-    if cond == TARGET_LABELS:
-        return None
-    control, tokens = condition_parts(cond)
-    if not tokens:
-        raise ClimeError(f"empty condition {cond!r}" if not control else
-                         f"condition {cond!r}: a control needs an update (e.g. {control}+realign)")
-    if tokens == ["none"]:
-        if control:
-            raise ClimeError(f"condition {cond!r}: a control needs an update (e.g. {control}+realign)")
-        return None
-    args, realign, objective = [], False, None
-    for t in tokens:
-        if t == "realign":
-            realign = True
-        elif t in OBJECTIVES:
-            if objective is not None:
-                raise ClimeError(f"condition {cond!r}: two objectives")
-            objective = t
-        elif t == "prop":
-            args.append("--propagate")
-        elif t == "renorm":
-            args.append("--renorm")
-        else:
-            raise ClimeError(f"condition {cond!r}: unknown part {t!r} (none, {', '.join(OBJECTIVES)}, realign, prop, "
-                             f"renorm, {', '.join(PLACEBOS)})")
-    if realign:
-        args = ["--realign"] + args
-        args += ["--local", "--objective", objective] if objective else ["--no-local"]
-    else:
-        if objective is None:
-            raise ClimeError(f"condition {cond!r}: needs an objective or realign")
-        args = ["--no-realign", "--local", "--objective", objective] + args
-    return args
-
-
 # ----------------------------------------------------------------------------- running scripts
 
 def code_fingerprint():
@@ -388,7 +152,7 @@ def read_train_results(path):
 def count_accepted(csv_path):
     """Accepted cross-lingual pairs (pos2, added words included) of a feedback CSV."""
     from .feedback import read_feedback
-    from .simulate import accepted_count
+    from .placebo import accepted_count
 
     return accepted_count(read_feedback(csv_path))
 
@@ -629,7 +393,7 @@ class Experiment:
                     feedback = fb
                     if control:
                         feedback = d / f"feedback_{oracle}_b{budget}_{control}.csv"
-                        from .simulate import make_placebo
+                        from .placebo import make_placebo
 
                         make_placebo(control, fb, task, feedback, dicts=[p for p in (cfg.oracle_dict, cfg.seed_dict) if p],
                                      seed=seed)
@@ -812,34 +576,6 @@ class Experiment:
             report["plot"] = str(plot)
 
 
-def add_control_diffs(rows, groups):
-    """Each row's paired accuracy difference (after, by seed) against ``none`` and against
-    every control row (``placebo-*+U``) of the same update U and against the ``target-labels``
-    control, in ``row["vs"]``."""
-    by_key = {}
-    for row in rows:
-        by_key.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
-    for key, group in by_key.items():
-        recs = {row["condition"]: {x["seed"]: x for x in groups[key + (row["condition"],)]} for row in group}
-        for row in group:
-            control, tokens = condition_parts(row["condition"])
-            if tokens == ["none"]:
-                continue
-            if row["condition"] == TARGET_LABELS:
-                others = ["none"]
-            else:
-                others = ["none"] + [c for c in recs if c != TARGET_LABELS and condition_parts(c)[0]
-                                     and condition_parts(c)[1] == tokens and c != row["condition"]] + [TARGET_LABELS]
-            row["vs"] = {}
-            for other in others:
-                if other not in recs:
-                    continue
-                seeds = sorted(set(recs[other]) & set(recs[row["condition"]]))
-                a = [recs[row["condition"]][sd]["after"]["accuracy"] for sd in seeds]
-                b = [recs[other][sd]["after"]["accuracy"] for sd in seeds]
-                row["vs"][other] = paired_ci(b, a)
-
-
 def _slug(cond):
     return str(cond).replace("+", "_")
 
@@ -860,112 +596,3 @@ def _read_pairs(path):
 def _top_keywords(setup_path, n):
     s = _load_json(setup_path) or {}
     return [k.get("word") for k in s.get("keywords", [])[:n]]
-
-
-def _pct(x, nd=1):
-    return "–" if x is None else f"{100 * x:.{nd}f}"
-
-
-def _ms(m, s):
-    return "–" if m is None else f"{100 * m:.1f} ± {100 * (s or 0):.1f}"
-
-
-def _diff(d):
-    if not d or d["mean"] is None:
-        return "–"
-    if d["lo"] is None:
-        return f"{100 * d['mean']:+.1f}"
-    return f"{100 * d['mean']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
-
-
-def render_markdown(rep):
-    cfg = rep["config"]
-    lines = [f"# Experiment `{rep['name']}` ({rep['split']} split: `{rep['eval_file']}`)", ""]
-    if rep.get("partial"):
-        lines += ["**Partial report: the experiment is still running or was interrupted.**", ""]
-    if rep.get("command"):
-        lines += ["Command: `" + rep["command"] + "`", ""]
-    lines += [f"{cfg['runs']} seeds (from {cfg['seed']}), train.py --runs {cfg['train_runs']} per training"
-              + (f", --epochs {cfg['epochs']}" if cfg.get("epochs") else "")
-              + f"; k = {cfg['k']} neighbours per language; noise {cfg['noise']}.",
-              f"Feedback starts from the **{cfg.get('start', 'procrustes')}** space (\"before\" and the `none` row); "
-              f"the `{OTHER_SPACE[cfg.get('start', 'procrustes')]}` row is the other automatic space, no annotator.",
-              "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = after − before, paired by seed, "
-              "with its 95% t confidence interval; P@1 = word-translation precision@1 on "
-              f"`{cfg['test_dict']}` (nearest neighbour / CSLS), mean over seeds; "
-              "judgements = marked neighbours + added words per seed.", ""]
-    groups = {}
-    for row in rep["rows"]:
-        groups.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
-    for (size, model, oracle, budget), rows in groups.items():
-        sp = "" if rows[0].get("seed_pairs") is None else f" ({rows[0]['seed_pairs']} pairs)"
-        lines += [f"## seed dictionary {size}{sp} · model {model} · oracle {oracle} · {budget} keywords", "",
-                  "| condition | n | accuracy before | accuracy after | Δ accuracy [95% CI] | macro-F1 after | Δ macro-F1 [95% CI] "
-                  "| P@1 NN before → after | P@1 CSLS before → after | judgements | accepted pairs |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in rows:
-            lines.append(
-                f"| {r['condition']} | {r['n']} | {_ms(r['accuracy_before_mean'], r['accuracy_before_std'])} "
-                f"| {_ms(r['accuracy_after_mean'], r['accuracy_after_std'])} | {_diff(r['accuracy_diff'])} "
-                f"| {_ms(r['macro_f1_after_mean'], r['macro_f1_after_std'])} | {_diff(r['macro_f1_diff'])} "
-                f"| {_pct(r['p1_nn_before'])} → {_pct(r['p1_nn_after'])} | {_pct(r['p1_csls_before'])} → {_pct(r['p1_csls_after'])} "
-                f"| {r['judgements_mean']:.0f} | {r.get('accepted_mean', 0):.0f} |")
-        lines.append("")
-        cov = rows[0].get("oracle_coverage")
-        if cov is not None:
-            lines += [f"Oracle coverage: the {oracle} oracle can judge {100 * cov:.0f} % of the keywords "
-                      f"({'exact words' if cfg.get('oracle_exact') or oracle != 'dict' else 'base forms'}).", ""]
-        vs = [(r["condition"], o, d) for r in rows for o, d in (r.get("vs") or {}).items() if o != "none"]
-        if vs:
-            lines += ["Against the controls (Δ accuracy after, paired by seed, [95% CI]):", "",
-                      "| condition | control | Δ accuracy [95% CI] |", "| --- | --- | --- |"]
-            lines += [f"| {c} | {o} | {_diff(d)} |" for c, o, d in vs]
-            lines.append("")
-    lines += ["## Time per stage", "", "| stage | calls | mean s | total s |", "| --- | --- | --- | --- |"]
-    for st, t in rep["times"].items():
-        lines.append(f"| {st} | {t['calls']} | {t['mean_s']:.1f} | {t['total_s']:.1f} |")
-    m = rep["machine"]
-    gpu = (m.get("torch") or {}).get("gpu")
-    lines += ["", f"Wall time {rep['wall_s'] / 60:.1f} min on {m['machine']} with {m['cpus']} CPUs"
-              + (f" and {gpu}" if gpu else ", no GPU") + f" (jobs = {cfg['jobs']}; cached steps count their first run's time).", ""]
-    draws = {k: v for k, v in (rep.get("seed_draws") or {}).items() if k != "given"}
-    if draws:
-        lines += ["Seed dictionaries: " + "; ".join(f"{k}: {v['pairs']} pairs (sha1 {v['sha1']})" for k, v in draws.items())
-                  + f", random draws (draw_seed {next(iter(draws.values()))['draw_seed']}) from seed + oracle, "
-                  "smaller ones nested in larger ones.", ""]
-    if rep.get("top_keywords"):
-        k, words = next(iter(rep["top_keywords"].items()))
-        lines += [f"Top keywords ({k}): {', '.join(w for w in words if w)}", ""]
-    return "\n".join(lines)
-
-
-def plot_budgets(rep, path):
-    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
-    budgets = sorted({r["budget"] for r in rep["rows"]})
-    if len(budgets) < 2:
-        return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.info("matplotlib is not installed: no plot")
-        return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for row_key in sorted({(r["seed_size"], r["model"], r["oracle"], r["condition"]) for r in rep["rows"]}):
-        rows = sorted((r for r in rep["rows"] if (r["seed_size"], r["model"], r["oracle"], r["condition"]) == row_key),
-                      key=lambda r: r["budget"])
-        ax.errorbar([r["budget"] for r in rows], [100 * r["accuracy_after_mean"] for r in rows],
-                    yerr=[100 * (r["accuracy_after_std"] or 0) for r in rows], marker="o", capsize=3,
-                    label="/".join(str(x) for x in row_key))
-    ax.set_xlabel("keywords judged")
-    ax.set_ylabel(f"target accuracy ({rep['split']}) %")
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    from .fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path

@@ -280,7 +280,7 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
     dictionary's words only, and the training dictionary keeps only the pairs inside
     it (before the seed is drawn): a smaller kit."""
     from .align import fit_orthogonal, read_dictionary
-    from .embeddings import read_vec, write_vec
+    from .vecfile import read_vec, write_vec
 
     if seed_pairs < 1 or top < 0 or digits < 1 or test_words < 0:
         raise ClimeError("--seed-pairs and --digits must be >= 1, --top and --test-words >= 0")

@@ -202,7 +202,7 @@ def test_align_cli_refusals(space, run):
 
 def _real_dirs(tmp_path):
     """Binarize the example (data/) or the shared kit, whichever exists."""
-    from clime.embeddings import read_vec
+    from clime.vecfile import read_vec
 
     if (ROOT / "data" / "eng.vec.gz").exists() and (ROOT / "data" / "dict.test.tsv").exists():
         files = (ROOT / "data" / "eng.vec.gz", ROOT / "data" / "fra.vec.gz")

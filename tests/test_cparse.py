@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clime import cparse
-from clime.embeddings import _parse_block_numpy
+from clime.vecfile import _parse_block_numpy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_cache_dir_without_a_home(monkeypatch):
 
 def test_a_failing_compiler_falls_back_and_leaves_nothing(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), CLIME_CACHE=str(tmp_path / "cache"), CC="false")
-    code = ("from clime import cparse\nfrom clime.embeddings import read_vec\n"
+    code = ("from clime import cparse\nfrom clime.vecfile import read_vec\n"
             f"open({str(tmp_path / 'e.vec')!r}, 'w').write('2 2\\na 1 2\\nb 3 4\\n')\n"
             f"w, E, info = read_vec({str(tmp_path / 'e.vec')!r}, progress=False)\n"
             "print(cparse.available(), info['parser'], w, E.tolist())")

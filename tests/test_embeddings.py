@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clime.embeddings import (Embeddings, check_same_dim, load_embeddings, normalize, parse_block, read_vec,
-                              save_embeddings, write_bin, write_vec)
+from clime.embeddings import Embeddings, check_same_dim, load_embeddings, normalize, save_embeddings
+from clime.vecfile import parse_block, read_vec, write_bin, write_vec
 from clime.errors import ClimeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_parse_block_matches_float_exactly():
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_parallel_read_is_identical(tmp_path, monkeypatch, workers, gz):
-    import clime.embeddings as ce
+    import clime.vecfile as ce
 
     monkeypatch.setattr(ce, "_BLOCK_BYTES", 256)  # many blocks, so several are in flight at once
     E = _matrix(400, 6, seed=4)
@@ -136,7 +136,7 @@ def test_parallel_read_is_identical(tmp_path, monkeypatch, workers, gz):
 
 @pytest.mark.usefixtures("text_parser")
 def test_many_chunks_and_blank_lines(tmp_path, monkeypatch):
-    import clime.embeddings as ce
+    import clime.vecfile as ce
 
     E = _matrix(300, 5, seed=1)
     words = [f"w{i}" for i in range(300)]

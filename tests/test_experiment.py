@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from clime import experiment as ex
+from clime import experiment_config as excfg
+from clime import experiment_report as exrep
 from clime.embeddings import save_embeddings
 from clime.errors import ClimeError
 
@@ -18,39 +20,39 @@ SCRIPTS = ["train.py", "rank_words.py", "preprocess_ui.py", "simulate.py", "upda
 
 
 def test_t_quantile_table():
-    assert ex.t975(1) == pytest.approx(12.706)
-    assert ex.t975(4) == pytest.approx(2.776)
-    assert 2.021 < ex.t975(35) < 2.042
-    assert ex.t975(10**6) == pytest.approx(1.96, abs=1e-3)
-    assert math.isnan(ex.t975(0))
+    assert exrep.t975(1) == pytest.approx(12.706)
+    assert exrep.t975(4) == pytest.approx(2.776)
+    assert 2.021 < exrep.t975(35) < 2.042
+    assert exrep.t975(10**6) == pytest.approx(1.96, abs=1e-3)
+    assert math.isnan(exrep.t975(0))
 
 
 def test_paired_ci():
-    d = ex.paired_ci([0.5, 0.6, 0.7, 0.5, 0.6], [0.6, 0.7, 0.75, 0.55, 0.7])
+    d = exrep.paired_ci([0.5, 0.6, 0.7, 0.5, 0.6], [0.6, 0.7, 0.75, 0.55, 0.7])
     diffs = np.array([0.1, 0.1, 0.05, 0.05, 0.1])
     half = 2.776 * diffs.std(ddof=1) / math.sqrt(5)
     assert d["n"] == 5 and d["mean"] == pytest.approx(diffs.mean())
     assert d["lo"] == pytest.approx(diffs.mean() - half) and d["hi"] == pytest.approx(diffs.mean() + half)
-    one = ex.paired_ci([0.5], [0.6])
+    one = exrep.paired_ci([0.5], [0.6])
     assert one["mean"] == pytest.approx(0.1) and one["lo"] is None
 
 
 def test_condition_args():
-    assert ex.condition_args("none") is None
-    assert ex.condition_args("cosine") == ["--no-realign", "--local", "--objective", "cosine"]
-    assert ex.condition_args("realign") == ["--realign", "--no-local"]
-    assert ex.condition_args("realign+hinge+prop") == ["--realign", "--propagate", "--local", "--objective", "hinge"]
+    assert excfg.condition_args("none") is None
+    assert excfg.condition_args("cosine") == ["--no-realign", "--local", "--objective", "cosine"]
+    assert excfg.condition_args("realign") == ["--realign", "--no-local"]
+    assert excfg.condition_args("realign+hinge+prop") == ["--realign", "--propagate", "--local", "--objective", "hinge"]
     for bad in ("banana", "dot+cosine", "prop", ""):
         with pytest.raises(ClimeError):
-            ex.condition_args(bad)
+            excfg.condition_args(bad)
 
 
 def test_condition_controls():
-    assert ex.condition_parts("placebo-pairs+realign") == ("placebo-pairs", ["realign"])
-    assert ex.condition_args("placebo-words+realign+cosine") == ex.condition_args("realign+cosine")
+    assert excfg.condition_parts("placebo-pairs+realign") == ("placebo-pairs", ["realign"])
+    assert excfg.condition_args("placebo-words+realign+cosine") == excfg.condition_args("realign+cosine")
     for bad in ("placebo-pairs", "placebo-pairs+none", "placebo-pairs+placebo-words+realign"):
         with pytest.raises(ClimeError):
-            ex.condition_args(bad)
+            excfg.condition_args(bad)
 
 
 def test_seed_draws_nested_seeded_and_independent_of_file_order():
@@ -68,13 +70,13 @@ def test_seed_draws_nested_seeded_and_independent_of_file_order():
 def test_render_markdown_fields():
     row = {"seed_size": "given", "seed_pairs": None, "model": "lr", "oracle": "dict", "budget": 5, "condition": "cosine",
            "n": 2, "accuracy_before_mean": 0.5, "accuracy_before_std": 0.1, "accuracy_after_mean": 0.6,
-           "accuracy_after_std": 0.1, "accuracy_diff": ex.paired_ci([0.4, 0.6], [0.5, 0.7]),
-           "macro_f1_after_mean": 0.5, "macro_f1_after_std": 0.0, "macro_f1_diff": ex.paired_ci([0.4, 0.6], [0.5, 0.6]),
+           "accuracy_after_std": 0.1, "accuracy_diff": exrep.paired_ci([0.4, 0.6], [0.5, 0.7]),
+           "macro_f1_after_mean": 0.5, "macro_f1_after_std": 0.0, "macro_f1_diff": exrep.paired_ci([0.4, 0.6], [0.5, 0.6]),
            "p1_nn_before": 0.3, "p1_nn_after": 0.4, "p1_csls_before": 0.35, "p1_csls_after": 0.45, "judgements_mean": 12}
     rep = {"name": "t", "split": "test", "eval_file": "x.json", "rows": [row], "times": {"update": {"calls": 1, "mean_s": 1.0, "total_s": 1.0}},
            "wall_s": 60, "machine": {"machine": "x86_64", "cpus": 2, "torch": None}, "top_keywords": {},
            "config": {"runs": 2, "seed": 0, "train_runs": 1, "epochs": None, "k": 5, "noise": 0.0, "test_dict": "d.tsv", "jobs": 1}}
-    md = ex.render_markdown(rep)
+    md = exrep.render_markdown(rep)
     assert "| cosine | 2 | 50.0 ± 10.0 | 60.0 ± 10.0 | +10.0 [+10.0, +10.0]" in md
     assert "30.0 → 40.0" in md and "Time per stage" in md
 
@@ -199,9 +201,9 @@ def test_bad_config(tmp_path):
 def test_start_space_option(tmp_path):
     conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
     with pytest.raises(ClimeError, match="unknown start 'muse'"):
-        ex.Config.from_dict(dict(conf, start="muse")).check()
-    ex.Config.from_dict(dict(conf, start="procrustes")).check()
-    assert ex.Config().start == "selflearn" and ex.OTHER_SPACE["procrustes"].startswith("selflearn")
+        excfg.Config.from_dict(dict(conf, start="muse")).check()
+    excfg.Config.from_dict(dict(conf, start="procrustes")).check()
+    assert excfg.Config().start == "selflearn" and excfg.OTHER_SPACE["procrustes"].startswith("selflearn")
 
 
 def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
@@ -215,7 +217,7 @@ def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
             d["id"] = 1000 + i
             fh.write(json.dumps(d) + "\n")
     conf.update(oracles=["label"], dev_only=True)
-    exp = ex.Experiment(ex.Config.from_dict(conf))
+    exp = ex.Experiment(excfg.Config.from_dict(conf))
     from clime.text import read_docs
 
     kept = read_docs(exp.honest_label_docs())
@@ -223,7 +225,7 @@ def test_label_oracle_never_sees_the_evaluated_split(tmp_path):
     assert kept and not any(tuple(d["text"]) in dev for d in kept)
     assert len(kept) <= n_lab
     conf.update(dev_only=False)  # the test split is not in the file: used as it is
-    assert ex.Experiment(ex.Config.from_dict(conf)).honest_label_docs() == str(labeled)
+    assert ex.Experiment(excfg.Config.from_dict(conf)).honest_label_docs() == str(labeled)
 
 
 def test_stamps_are_reused_only_for_the_same_command_and_code(tmp_path):
@@ -263,23 +265,23 @@ def test_word_translation_off_or_limited(tmp_path):
     part = ex.word_translation(tmp_path / "s", tmp_path / "t", tmp_path / "d.tsv", max_words=3)
     assert part["nn"] == 1.0  # only the 3 pairs inside the first 3 target words are asked
     with pytest.raises(ClimeError, match="p1_words"):
-        ex.Config(src_emb="x", tgt_emb="y", p1_words=-1).check()
+        excfg.Config(src_emb="x", tgt_emb="y", p1_words=-1).check()
 
 
 @pytest.mark.skipif(not all((ROOT / s).exists() for s in SCRIPTS), reason="the pipeline scripts are not all there yet")
 def test_target_labels_control(tmp_path):
     conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
-    conf.update(oracles=["label"], budgets=[2, 3], conditions=["none", "realign", ex.TARGET_LABELS], jobs=1, runs=1)
-    exp = ex.Experiment(ex.Config.from_dict(conf))
+    conf.update(oracles=["label"], budgets=[2, 3], conditions=["none", "realign", excfg.TARGET_LABELS], jobs=1, runs=1)
+    exp = ex.Experiment(excfg.Config.from_dict(conf))
     rep = exp.run(progress=False)
-    rows = [r for r in rep["rows"] if r["condition"] == ex.TARGET_LABELS]
+    rows = [r for r in rep["rows"] if r["condition"] == excfg.TARGET_LABELS]
     assert len(rows) == 2 and all(r["judgements_mean"] == 0 and r["accepted_mean"] == 0 for r in rows)
     # one training per seed (both budgets share it), on the label oracle's documents
     assert len({r["accuracy_after_mean"] for r in rows}) == 1
     res = json.loads((exp.work / "seedgiven" / "lr" / "s0" / "target_labels.json").read_text(encoding="utf-8"))
     assert res["tgt_train"]["files"] == [exp.label_docs] and res["tgt_train"]["documents"] > 0
     realign = next(r for r in rep["rows"] if r["condition"] == "realign")
-    assert set(realign["vs"]) == {"none", ex.TARGET_LABELS}
+    assert set(realign["vs"]) == {"none", excfg.TARGET_LABELS}
     assert set(rows[0]["vs"]) == {"none"}
-    assert f"| realign | {ex.TARGET_LABELS} |" in ex.render_markdown(rep)
-    assert ex.condition_args(ex.TARGET_LABELS) is None
+    assert f"| realign | {excfg.TARGET_LABELS} |" in exrep.render_markdown(rep)
+    assert excfg.condition_args(excfg.TARGET_LABELS) is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clime.align import read_dictionary
-from clime.embeddings import read_vec, write_vec
+from clime.vecfile import read_vec, write_vec
 from clime.errors import ClimeError
 from clime.kit import apostrophe_aliases, build_kit, read_table, split_dictionary
 from clime.text import read_docs

@@ -209,28 +209,32 @@ def _feedback():
 
 
 def test_placebo_pairs_feed_exactly_the_accepted_count():
+    from clime import placebo
+
     pairs = [(f"s{i}", f"t{i}") for i in range(40)] + [("walk", "kävellä"), ("car", "auto"), ("s1", "t1b")]
     vocab_src, vocab_tgt = {f"s{i}" for i in range(40)} | {"walk", "car"}, {f"t{i}" for i in range(40)} | {"t1b"}
-    rows = sim.placebo_pairs(_feedback(), pairs, vocab_src, vocab_tgt, seed=3)
+    rows = placebo.placebo_pairs(_feedback(), pairs, vocab_src, vocab_tgt, seed=3)
     got = [(r.keyword, t) for r in rows for t in r.pos2]
-    assert len(got) == sim.accepted_count(_feedback()) == 3 and len(set(got)) == 3
+    assert len(got) == placebo.accepted_count(_feedback()) == 3 and len(set(got)) == 3
     assert all(p in pairs for p in got) and not {k for k, _ in got} & {"walk", "ship", "house", "walking", "car"}
     assert all(not (r.pos1 or r.neg1 or r.neg2 or r.new2) for r in rows)
     shuffled = list(reversed(pairs))
-    assert [(r.keyword, r.pos2) for r in sim.placebo_pairs(_feedback(), shuffled, vocab_src, vocab_tgt, seed=3)] == \
+    assert [(r.keyword, r.pos2) for r in placebo.placebo_pairs(_feedback(), shuffled, vocab_src, vocab_tgt, seed=3)] == \
         [(r.keyword, r.pos2) for r in rows]
     with pytest.raises(sim.ClimeError, match="placebo-pairs"):
-        sim.placebo_pairs(_feedback(), pairs[:2], vocab_src, vocab_tgt)
+        placebo.placebo_pairs(_feedback(), pairs[:2], vocab_src, vocab_tgt)
 
 
 def test_placebo_words_feed_the_same_count_per_keyword():
+    from clime import placebo
+
     vocab = {f"w{i}" for i in range(30)} | {"kävellä", "laiva"}
-    rows = sim.placebo_words(_feedback(), vocab, seed=1)
+    rows = placebo.placebo_words(_feedback(), vocab, seed=1)
     assert [(r.keyword, len(r.pos2)) for r in rows] == [("walk", 2), ("ship", 1)]
     assert "kävellä" not in rows[0].pos2 and "laiva" not in rows[1].pos2
     assert all(set(r.pos2) <= vocab and not (r.pos1 or r.neg1 or r.neg2) for r in rows)
-    assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=1)] == [r.pos2 for r in rows]
-    assert [r.pos2 for r in sim.placebo_words(_feedback(), vocab, seed=2)] != [r.pos2 for r in rows]
+    assert [r.pos2 for r in placebo.placebo_words(_feedback(), vocab, seed=1)] == [r.pos2 for r in rows]
+    assert [r.pos2 for r in placebo.placebo_words(_feedback(), vocab, seed=2)] != [r.pos2 for r in rows]
 
 
 # ---------------------------------------------------------------- the document oracle

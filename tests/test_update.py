@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from clime import update as up
-from clime.embeddings import Embeddings, load_embeddings, read_vec, save_embeddings, write_vec
+from clime import local_objective as lo
+from clime.embeddings import Embeddings, load_embeddings, save_embeddings
+from clime.vecfile import read_vec, write_vec
 from clime.errors import ClimeError
 from clime.feedback import FeedbackRow, write_feedback
 
@@ -64,7 +66,7 @@ def pair_cos(S, T, prob):
 def cfg_for(objective, iters=1500, lr=0.01, reg=1.0, **kw):
     kw.setdefault("run_local", True)  # the local objective alone, unless a test asks for more
     kw.setdefault("realign", False)
-    return up.UpdateConfig(local=up.LocalConfig(objective=objective, iters=iters, lr=lr, reg=reg, tol=0,
+    return up.UpdateConfig(local=lo.LocalConfig(objective=objective, iters=iters, lr=lr, reg=reg, tol=0,
                                                 progress=False), **kw)
 
 
@@ -91,7 +93,7 @@ def test_sign_accepted_closer_rejected_farther(objective):
 def test_dot_sign_is_the_papers_not_the_2020_codes():
     """The loss decreases when accepted pairs get closer (the released 2020 code had it reversed)."""
     x0 = torch.eye(3)
-    loss = up.make_loss("dot", torch.tensor([0]), torch.tensor([1]), torch.tensor([0]), torch.tensor([2]), x0, 1.0)
+    loss = lo.make_loss("dot", torch.tensor([0]), torch.tensor([1]), torch.tensor([0]), torch.tensor([2]), x0, 1.0)
     closer = x0.clone()
     closer[1] = torch.tensor([0.5, 1.0, 0.0])        # accepted word moves towards the keyword
     farther = x0.clone()
@@ -106,8 +108,8 @@ def test_hand_gradient_matches_autograd(objective):
     ix = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
     args = (objective, ix([0, 0, 1, 2, 2]), ix([5, 6, 7, 8, 0]), ix([0, 1, 3]), ix([9, 10, 11]), x0, 0.7, 0.4, 0.1)
     X = (x0 + 0.3 * torch.as_tensor(rng.standard_normal((30, 8)))).requires_grad_(True)
-    up.make_loss(*args)(X).backward()
-    g = up.make_grad(*args)(X.detach().clone())
+    lo.make_loss(*args)(X).backward()
+    g = lo.make_grad(*args)(X.detach().clone())
     assert torch.allclose(X.grad, g, atol=1e-10)
 
 
@@ -141,8 +143,8 @@ def test_dot_objective_warns_and_divergence_is_reported(caplog):
     with caplog.at_level("WARNING"):
         up.update(src, tgt, j, cfg_for("dot", iters=3000))
     assert "unbounded" in caplog.text and "diverging" in caplog.text
-    assert up.warn_if_diverged("dot", {"loss_first": -21.9, "loss_last": -849267.0})
-    assert not up.warn_if_diverged("hinge", {"loss_first": 3.0, "loss_last": 0.5})
+    assert lo.warn_if_diverged("dot", {"loss_first": -21.9, "loss_last": -849267.0})
+    assert not lo.warn_if_diverged("hinge", {"loss_first": 3.0, "loss_last": 0.5})
 
 
 def test_only_touched_rows_change():
