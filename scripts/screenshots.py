@@ -55,7 +55,7 @@ def main():
             print(out / "app_documents.png")
         if args.documents_only:
             b.close()
-            srv.shutdown()
+            srv.stop()
             return 0
         page.goto(f"{base}/{task}/alice")
         page.set_viewport_size({"width": 1366, "height": 1040})
@@ -97,13 +97,46 @@ def main():
         page.wait_for_url(f"{base}/{task}/alice/2")
         page.wait_for_selector("#rows-src li.row")
         page.keyboard.press("a")
+        # the controls: a comment, one keyword skipped and the undo / redo steps
+        page.locator("#comment").fill("ambiguous: depends on the context")
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+        page.keyboard.press("j")
+        page.keyboard.press("x")
+        page.keyboard.press("Control+z")
+        page.wait_for_timeout(400)
+        page.mouse.move(0, 0)
+        box = page.locator("nav.pager").bounding_box()
+        top = page.locator("#comment").bounding_box()
+        if box and top:
+            y0 = max(0, top["y"] - 40)
+            page.screenshot(path=str(out / "app_controls.png"),
+                            clip={"x": 0, "y": y0, "width": 1366, "height": box["y"] + box["height"] + 16 - y0})
         page.keyboard.press("f")
+        page.wait_for_selector("#finish-yes", state="visible")
+        page.locator("#finish-yes").click()
         page.wait_for_url(f"{base}/{task}/alice/done")
         page.set_viewport_size({"width": 1366, "height": 560})
         page.screenshot(path=str(out / "app_done.png"))
+        # two more annotators, so that the owner's page shows agreement
+        for user, keys in (("bob", ("a", "j", "a", "j", "x", "ArrowRight", "a", "n", "a", "j", "x")),
+                           ("carol", ("a", "j", "x", "j", "x", "ArrowRight", "a", "n", "s"))):
+            other = ctx.new_page()
+            other.goto(f"{base}/{task}/{user}/1")
+            other.wait_for_selector("#rows-src li.row")
+            for key in keys:
+                other.keyboard.press(key)
+                if key in ("n", "s"):
+                    other.wait_for_selector("#rows-src li.row")
+            other.wait_for_timeout(500)
+            other.close()
+        page.goto(f"{base}/owner/{task}")
+        page.wait_for_selector("#alpha")
+        page.set_viewport_size({"width": 1366, "height": 700})
+        page.screenshot(path=str(out / "app_owner.png"), full_page=True)
         b.close()
-    srv.shutdown()
-    for name in ("app_start", "app_keyword", "app_tablet", "app_done"):
+    srv.stop()
+    for name in ("app_start", "app_keyword", "app_tablet", "app_controls", "app_done", "app_owner"):
         print(out / f"{name}.png")
     return 0
 
