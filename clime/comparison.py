@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import ClimeError
-from .experiment import Experiment, _load_json, _top_keywords, count_judgements, read_train_results
+from .experiment import Experiment, _load_json, _top_keywords, count_judgements, oracle_args, read_train_results
 from .experiment_config import Config, condition_args
 from .experiment_report import _diff, _ms, mean_std, paired_ci
 from .fileio import atomic_open, write_json
@@ -123,10 +123,7 @@ class Comparison(Experiment):
                "--out", fb, "-q"]
         if cfg.noise:
             sim += ["--noise", cfg.noise]
-        if oracle == "dict":
-            sim += ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
-        else:
-            sim += ["--docs-src", cfg.train, "--docs-tgt", self.doc_labels]
+        sim += oracle_args(cfg, oracle, self.doc_labels)
         self.runner.script("simulate", "simulate.py", sim, [fb], d / f"simulate_{oracle}_k{k}.stamp")
         return fb
 

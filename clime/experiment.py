@@ -135,6 +135,16 @@ class Runner:
         return seconds
 
 
+def oracle_args(cfg, oracle, label_docs):
+    """simulate.py's arguments for a keyword oracle of the configuration: the dictionary oracle
+    reads the oracle and seed dictionaries and judges inflected forms through their base forms
+    (unless ``oracle_exact``); the label oracle reads the labelled documents ``label_docs``."""
+    if oracle == "dict":
+        args = ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
+        return args if cfg.oracle_exact else args + ["--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang]
+    return ["--docs-src", cfg.train, "--docs-tgt", label_docs]
+
+
 def read_train_results(path):
     try:
         r = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -373,12 +383,7 @@ class Experiment:
                        "--seed", seed, "--out", fb, "--stats", stats_path, "-q"]
                 if cfg.noise:
                     sim += ["--noise", cfg.noise]
-                if oracle == "dict":
-                    sim += ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
-                    if not cfg.oracle_exact:
-                        sim += ["--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang]
-                else:
-                    sim += ["--docs-src", cfg.train, "--docs-tgt", self.label_docs]
+                sim += oracle_args(cfg, oracle, self.label_docs)
                 r.script("simulate", "simulate.py", sim, [fb, stats_path], d / f"simulate_{oracle}_b{budget}.stamp")
                 oracle_counts = count_judgements(fb)
                 known = (_load_json(stats_path) or {}).get("keywords_known")

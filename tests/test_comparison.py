@@ -69,3 +69,20 @@ def test_comparison_end_to_end(tmp_path):
     assert r2.returncode == 0, r2.stderr[-3000:]
     rep2 = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
     assert rep2["rows"][0]["arms"] == row["arms"]
+
+
+def test_keyword_oracle_is_the_experiments_fair_oracle(tmp_path):
+    """The CLIME arms' dictionary oracle judges base forms, as experiment.py's does."""
+    from clime.experiment import oracle_args
+
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    conf.update(minutes=[4])
+    cmp = comparison.Comparison(comparison.load_config(conf))
+    calls = []
+    cmp.doc_labels = None  # set by run(); the dict oracle does not read it
+    cmp.runner.script = lambda stage, script, args, outputs, stamp: calls.append([str(a) for a in args])
+    cmp._keyword_feedback(tmp_path, tmp_path / "task", "dict", 3, 0)
+    assert "--tgt-lang" in calls[0] and calls[0][calls[0].index("--tgt-lang") + 1] == cmp.cfg.tgt_lang
+    assert [str(a) for a in oracle_args(cmp.cfg, "dict", None)] == calls[0][calls[0].index("--dict"):]
+    cmp.cfg.oracle_exact = True
+    assert "--tgt-lang" not in oracle_args(cmp.cfg, "dict", None)
