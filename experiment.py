@@ -97,7 +97,7 @@ def main(argv=None):
     g = p.add_argument_group("how")
     g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
     g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")
-    g.add_argument("--train-runs", type=cli.integer(1), help="train.py --runs per training (default: 1)")
+    g.add_argument("--train-runs", type=cli.integer(1), help="train.py --runs per training, their mean being the seed's number (default: 3, which cut the seed-to-seed spread 2.6x; docs/experiment.md)")
     g.add_argument("--device", help="--device for train.py and update.py (default: theirs)")
     g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1)")
     g.add_argument("--work", help="work folder (default: work/experiments/<name>)")

@@ -35,7 +35,7 @@ class Config:
     seed: int = 0
     models: list = field(default_factory=lambda: ["cnn"])
     epochs: int = None              # passed to train.py --epochs when set
-    train_runs: int = 1             # train.py --runs per training (its mean is one seed's number)
+    train_runs: int = 3             # train.py --runs per training (their mean is one seed's number); 3: docs/experiment.md
     budgets: list = field(default_factory=lambda: [50])
     k: int = 5
     oracles: list = field(default_factory=lambda: ["dict"])

@@ -132,7 +132,7 @@ def _tiny_task(tmp):
             "tgt_labeled": str(tmp / "fr_labeled.json"), "categories": str(tmp / "categories.txt"),
             "seed_dict": str(tmp / "seed.tsv"), "oracle_dict": str(tmp / "oracle.tsv"), "test_dict": str(tmp / "test.tsv"),
             "runs": 2, "models": ["lr"], "budgets": [3], "k": 3, "oracles": ["dict"],
-            "conditions": ["none", "realign", "placebo-pairs+realign", "placebo-words+realign"], "epochs": 3, "jobs": 2, "work": str(tmp / "work"), "out": str(tmp / "results")}
+            "conditions": ["none", "realign", "placebo-pairs+realign", "placebo-words+realign"], "epochs": 3, "train_runs": 1, "jobs": 2, "work": str(tmp / "work"), "out": str(tmp / "results")}
     (tmp / "conf.json").write_text(json.dumps(conf), encoding="utf-8")
     return tmp / "conf.json"
 
