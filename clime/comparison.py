@@ -234,6 +234,29 @@ def _machine():
             "python": platform.python_version()}
 
 
+def curve_lines(rows):
+    """The curve over budgets: one line per (oracle, model, seed size) and budget, accuracy per arm
+    and A+C against the better single arm; nothing when there is one budget only."""
+    keys = sorted({(str(r["seed_size"]), r["model"], r["oracle"]) for r in rows})
+    if len({r["minutes"] for r in rows}) < 2:
+        return []
+    arms = [a for a in ARMS if any(a in r["arms"] for r in rows)]
+    lines = ["## Curve over budgets (accuracy %, mean over seeds)", ""]
+    for size, model, oracle in keys:
+        sub = sorted((r for r in rows if (str(r["seed_size"]), r["model"], r["oracle"]) == (size, model, oracle)),
+                     key=lambda r: float(r["minutes"]))
+        lines += [f"Oracle {oracle} · model {model} · seed dictionary {size}:", "",
+                  "| minutes | " + " | ".join(arms) + " | A+C − better single arm |",
+                  "| --- | " + " | ".join("---" for _ in arms) + " | --- |"]
+        for r in sub:
+            cells = [_ms(r["arms"][a]["accuracy_mean"], r["arms"][a]["accuracy_std"]) if a in r["arms"] else "–"
+                     for a in arms]
+            better = f"{_diff(r['ac_vs_better_accuracy'])} (vs {r['better_single']})" if r.get("better_single") else "–"
+            lines.append(f"| {r['minutes']} | " + " | ".join(cells) + f" | {better} |")
+        lines.append("")
+    return lines
+
+
 def render_markdown(rep):
     cfg = rep["config"]
     lines = [f"# Comparison `{rep['name']}` ({rep['split']} split: `{rep['eval_file']}`)", ""]
@@ -243,6 +266,7 @@ def render_markdown(rep):
               f"{cfg['cost_document']} min per document; documents chosen by `{cfg['strategy']}`, "
               f"target weight {cfg['tgt_weight']}; CLIME = update.py `{cfg['clime_condition']}`; noise {cfg['noise']}.",
               "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = paired difference with its 95% t interval.", ""]
+    lines += curve_lines(rep["rows"])
     for row in rep["rows"]:
         lines += [f"## {row['minutes']} minutes · oracle {row['oracle']} · model {row['model']} · seed dictionary "
                   f"{row['seed_size']} (n = {row['n']})", "",

@@ -107,3 +107,27 @@ def test_committed_configs_load_and_name_existing_files(path):
                 "seed_dict", "oracle_dict", "test_dict"):
         if conf.get(key):
             assert (root / conf[key]).exists(), f"{path.name}: {key} = {conf[key]} is missing"
+
+
+def test_report_has_a_curve_over_budgets():
+    def arm(acc):
+        return {"keywords": 0, "documents": 0, "accuracy_mean": acc, "accuracy_std": 0.01, "macro_f1_mean": acc,
+                "macro_f1_std": 0.01}
+
+    def row(minutes, ac):
+        d = {"n": 2, "mean": ac - 0.5, "lo": ac - 0.6, "hi": ac - 0.4, "sd": 0.01}
+        return {"seed_size": "given", "model": "cnn", "oracle": "dict", "minutes": minutes, "n": 2, "seeds": [0, 1],
+                "arms": {"base": arm(0.5), "active": arm(0.55), "clime": arm(0.52), "a+c": arm(ac)},
+                "better_single": "active", "ac_vs_better_accuracy": d, "ac_vs_better_macro_f1": d}
+
+    rep = {"name": "t", "split": "test", "eval_file": "x", "rows": [row(60, 0.7), row(10, 0.6)], "times": {},
+           "wall_s": 60, "machine": {"cpus": 2},
+           "config": {"runs": 2, "seed": 0, "cost_keyword": 0.9, "cost_document": 0.9, "strategy": "random",
+                      "tgt_weight": 1.0, "clime_condition": "realign", "noise": 0}}
+    md = comparison.render_markdown(rep)
+    assert "## Curve over budgets" in md
+    curve = md.split("## Curve over budgets")[1].split("\n## ")[0]
+    assert curve.index("| 10 |") < curve.index("| 60 |")  # sorted by budget
+    assert "| 10 | 50.0 ± 1.0 | 55.0 ± 1.0 | 52.0 ± 1.0 | 60.0 ± 1.0 | +10.0 [+0.0, +20.0] (vs active) |" in curve
+    rep["rows"] = rep["rows"][:1]
+    assert "Curve over budgets" not in comparison.render_markdown(rep)
