@@ -237,18 +237,18 @@ def _machine():
 def curve_lines(rows):
     """The curve over budgets: one line per (oracle, model, seed size) and budget, accuracy per arm
     and A+C against the better single arm; nothing when there is one budget only."""
-    keys = sorted({(str(r["seed_size"]), r["model"], r["oracle"]) for r in rows})
     if len({r["minutes"] for r in rows}) < 2:
         return []
+    groups = {}
+    for r in rows:
+        groups.setdefault((str(r["seed_size"]), r["model"], r["oracle"]), []).append(r)
     arms = [a for a in ARMS if any(a in r["arms"] for r in rows)]
     lines = ["## Curve over budgets (accuracy %, mean over seeds)", ""]
-    for size, model, oracle in keys:
-        sub = sorted((r for r in rows if (str(r["seed_size"]), r["model"], r["oracle"]) == (size, model, oracle)),
-                     key=lambda r: float(r["minutes"]))
+    for (size, model, oracle), sub in sorted(groups.items()):
         lines += [f"Oracle {oracle} · model {model} · seed dictionary {size}:", "",
                   "| minutes | " + " | ".join(arms) + " | A+C − better single arm |",
                   "| --- | " + " | ".join("---" for _ in arms) + " | --- |"]
-        for r in sub:
+        for r in sorted(sub, key=lambda r: float(r["minutes"])):
             cells = [_ms(r["arms"][a]["accuracy_mean"], r["arms"][a]["accuracy_std"]) if a in r["arms"] else "–"
                      for a in arms]
             better = f"{_diff(r['ac_vs_better_accuracy'])} (vs {r['better_single']})" if r.get("better_single") else "–"

@@ -90,18 +90,20 @@ def test_keyword_oracle_is_the_experiments_fair_oracle(tmp_path):
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("experiments/*.json")),
                          ids=lambda p: p.name)
-def test_committed_configs_load_and_name_existing_files(path):
-    """Every committed configuration parses with the loader experiment.py picks for it, and the data
-    files it names are in the repository (a typo would only show after minutes of running)."""
+def test_committed_configs_load_and_name_existing_files(path, monkeypatch):
+    """Every committed configuration parses with the loader experiment.py picks for it, passes its
+    range checks, and the data files it names are in the repository (a typo would only show after
+    minutes of running)."""
     from clime import experiment_config as excfg
 
     root = path.parents[1]
+    monkeypatch.chdir(root)
     conf = json.loads(path.read_text(encoding="utf-8"))
-    conf.pop("comment", None)
     if comparison.is_comparison(conf):
         cfg = comparison.load_config(dict(conf), path)
     else:
         cfg = excfg.Config.from_dict(dict(conf), path)
+    cfg.check()
     assert cfg.runs >= 1
     for key in ("src_vec", "tgt_vec", "train", "test", "dev", "tgt_unlabeled", "tgt_labeled", "categories",
                 "seed_dict", "oracle_dict", "test_dict"):
