@@ -373,6 +373,8 @@
   function paintProgress() {
     document.getElementById("undo").disabled = !prog.undo;
     document.getElementById("redo").disabled = !prog.redo;
+    document.getElementById("undo-count").textContent = String(prog.undo);
+    document.getElementById("redo-count").textContent = String(prog.redo);
     document.getElementById("skipped-note").hidden = !skipped;
   }
 
