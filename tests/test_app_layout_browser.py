@@ -12,7 +12,7 @@ import pytest
 from clime.fileio import write_json
 from clime.webapp import create_app
 from clime.webapp.testdata import write_demo_documents, write_demo_task
-from test_app_browser import CHROMIUM, REQUIRE, Watch, _browser_missing, serve_in_thread
+from test_app_browser import CHROMIUM, Watch, need_browser, serve_in_thread
 
 pytestmark = pytest.mark.browser
 SIZES = [(1280, 800), (820, 1180)]
@@ -44,11 +44,7 @@ BROKEN = """(sel) => [...document.querySelectorAll(sel)].filter((e) => {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    why = _browser_missing()
-    if why:
-        if REQUIRE:
-            pytest.fail(f"browser tests required (CLIME_REQUIRE_BROWSER=1) but {why}")
-        pytest.skip(why)
+    need_browser()
     tmp = tmp_path_factory.mktemp("layout")
     d = write_demo_task(tmp / "ui_data", "lay", categories=["science/technology", "health", "sports", "travel"],
                         hostile=False)
@@ -73,24 +69,30 @@ def site(tmp_path_factory):
     srv["stop"]()
 
 
-def no_page_overflow(page):
-    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+def sized(site, width, height):
+    return Watch(site["browser"], viewport={"width": width, "height": height})
 
 
-@pytest.mark.parametrize("width,height", SIZES)
-def test_start_page_legend(site, width, height):
-    w = Watch(site["browser"], viewport={"width": width, "height": height})
-    w.page.goto(f"{site['url']}/lay/u{width}")
-    assert w.page.evaluate(OVERLAPPING, "section.keys dl.keylist dt, section.keys dl.keylist dd") == []
-    assert w.page.evaluate(OVERFLOWING, "dl.keylist > div, dl.keylist dt, dl.keylist dd, .box") == []
-    no_page_overflow(w.page)
+def done(w, whole_page=True):
+    """The page is no wider than the window, nothing went wrong in it; close it."""
+    if whole_page:
+        assert w.page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     w.clean()
     w.ctx.close()
 
 
 @pytest.mark.parametrize("width,height", SIZES)
+def test_start_page_legend(site, width, height):
+    w = sized(site, width, height)
+    w.page.goto(f"{site['url']}/lay/u{width}")
+    assert w.page.evaluate(OVERLAPPING, "section.keys dl.keylist dt, section.keys dl.keylist dd") == []
+    assert w.page.evaluate(OVERFLOWING, "dl.keylist > div, dl.keylist dt, dl.keylist dd, .box") == []
+    done(w)
+
+
+@pytest.mark.parametrize("width,height", SIZES)
 def test_keyword_page_with_contexts_and_an_added_word(site, width, height):
-    w = Watch(site["browser"], viewport={"width": width, "height": height})
+    w = sized(site, width, height)
     page = w.page
     page.goto(f"{site['url']}/lay/k{width}/1")
     page.wait_for_selector("#rows-src li.row")
@@ -112,13 +114,11 @@ def test_keyword_page_with_contexts_and_an_added_word(site, width, height):
         panel = page.locator("#ctx-panel").bounding_box()
         col = page.locator("#col-tgt").bounding_box()
         assert col["x"] + col["width"] <= panel["x"] + 1
-    no_page_overflow(page)
-    w.clean()
-    w.ctx.close()
+    done(w)
 
 
 def test_undo_redo_buttons_show_their_counts(site):
-    w = Watch(site["browser"], viewport={"width": 1280, "height": 800})
+    w = sized(site, 1280, 800)
     page = w.page
     page.goto(f"{site['url']}/lay/counts/1")
     page.wait_for_selector("#rows-src li.row")
@@ -136,13 +136,12 @@ def test_undo_redo_buttons_show_their_counts(site):
     page.reload()
     page.wait_for_selector("#rows-src li.row")
     assert counts() == (["↶", "Undo", "1"], ["↷", "Redo", "2"])  # the server's counts
-    w.clean()
-    w.ctx.close()
+    done(w, whole_page=False)
 
 
 @pytest.mark.parametrize("width,height", SIZES)
 def test_documents_page_and_summary(site, width, height):
-    w = Watch(site["browser"], viewport={"width": width, "height": height})
+    w = sized(site, width, height)
     page = w.page
     user = f"d{width}"
     page.goto(f"{site['url']}/lay/{user}/documents/1")
@@ -155,6 +154,4 @@ def test_documents_page_and_summary(site, width, height):
     assert "science/technology" in page.locator("#doc-summary").text_content()
     assert page.evaluate(OVERFLOWING, "dl.summary > div, dl.summary dt, dl.summary dd, .actions") == []
     assert page.evaluate(OVERLAPPING, "dl.summary > div") == []
-    no_page_overflow(page)
-    w.clean()
-    w.ctx.close()
+    done(w)
