@@ -256,3 +256,17 @@ def test_keyword_whitespace_survives_the_csv(tmp_path):
     assert [r.keyword for r in rows] == keywords
     assert rows[0].pos1 == [" w "] and rows[0].extra["comment"] == " c "
     assert path.read_text().splitlines()[5].startswith("plain,")  # ordinary cells stay as they were
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX open-file limits")
+def test_connection_limit_fits_the_open_file_limit():
+    code = ("import logging, resource, sys; logging.basicConfig(format='%(message)s');"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300));"
+            "from clime.webapp.server import make_server;"
+            "s = make_server(lambda env, start: [], connection_limit=1000); print(s.adj.connection_limit);"
+            "s2 = make_server(lambda env, start: [], connection_limit=50); print(s2.adj.connection_limit)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(300 - 8 - 32), "50"]
+    assert r.stderr.startswith("warning: --connection-limit 1000 lowered to 260 (open-file limit 300)"), r.stderr
