@@ -270,3 +270,45 @@ def test_connection_limit_fits_the_open_file_limit():
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(300 - 8 - 32), "50"]
     assert r.stderr.startswith("warning: --connection-limit 1000 lowered to 260 (open-file limit 300)"), r.stderr
+
+
+def browser_session(port, user, **headers):
+    """A keep-alive connection with the session cookie and CSRF token of /demo/<user>;
+    ``post(origin, proto)`` sends a view action with that Origin and X-Forwarded-Proto."""
+    import http.client
+    import re
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", f"/demo/{user}", headers=headers)
+    r = conn.getresponse()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', r.read().decode()).group(1)
+    cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+
+    def post(origin, proto):
+        conn.request("POST", f"/api/demo/{user}/view", body=json.dumps({"page": 1}), headers={
+            "Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json",
+            "Origin": origin, "X-Forwarded-Proto": proto})
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+
+    return post
+
+
+def test_behind_a_trusted_https_proxy_the_origin_is_https(tmp_path, db_url):
+    proc, port = start_app(tmp_path, db_url, "--trusted-proxy", "127.0.0.1")
+    try:
+        view = browser_session(port, "alice", **{"X-Forwarded-Proto": "https"})
+        assert view(f"https://127.0.0.1:{port}", "https") == 200
+        assert view(f"http://127.0.0.1:{port}", "https") == 403
+        assert view(f"http://127.0.0.1:{port}", "http") == 200
+    finally:
+        stop_app(proc)
+    # without --trusted-proxy the header is dropped: the request stays http, an https Origin is refused
+    proc, port = start_app(tmp_path, db_url)
+    try:
+        view = browser_session(port, "bob")
+        assert view(f"https://127.0.0.1:{port}", "https") == 403
+        assert view(f"http://127.0.0.1:{port}", "https") == 200
+    finally:
+        stop_app(proc)
