@@ -93,7 +93,7 @@ def _classes():
             for channel in self.active_channels.values():
                 if channel.will_close or channel.close_when_flushed:
                     return
-                if not channel.requests:
+                if not channel.requests and not channel.total_outbufs_len:  # nothing in service or unsent
                     idle.append((channel.request_started or channel.last_activity, id(channel), channel))
             if idle:
                 min(idle)[2].will_close = True
