@@ -261,9 +261,10 @@
       ? "First " + js.contexts.length + " of " + js.total + " contexts." : js.total + " context(s).";
     for (const c of js.contexts) {
       const li = el("li", "ctxline");
-      li.appendChild(el("span", "left", c.left ? c.left + " " : ""));
+      // readable text from the server, the separators around the word included
+      li.appendChild(el("span", "left", c.left));
       li.appendChild(el("mark", "hl", c.word));
-      li.appendChild(el("span", "right", c.right ? " " + c.right : ""));
+      li.appendChild(el("span", "right", c.right));
       list.appendChild(li);
     }
   }

@@ -2,7 +2,7 @@
 
 import pytest
 
-from clime.webapp.detok import NBSP, detokenize, is_french
+from clime.webapp.detok import NBSP, context_parts, detokenize, is_french
 
 
 @pytest.mark.parametrize("tokens,text", [
@@ -35,3 +35,13 @@ def test_french_spacing():
 def test_french_names():
     assert all(is_french(x) for x in ("fr", "FR", "French", "fra", "français", "fr-CA", "fr_BE"))
     assert not any(is_french(x) for x in ("en", "finnish", "", None, "frisian"))
+
+
+def test_context_parts_put_the_separators_around_the_word():
+    tokens = ["l'", "hôpital", ",", "les", "sous", "-", "marins", "."]
+    for pos in range(len(tokens)):
+        left, word, right = context_parts(tokens, pos, "french")
+        assert left + word + right == detokenize(tokens, "french") and word == tokens[pos]
+    assert context_parts(tokens, 1, "fr") == ("l'", "hôpital", ", les sous-marins.")
+    assert context_parts(tokens, 6, "fr") == ("l'hôpital, les sous-", "marins", ".")
+    assert context_parts(["a", "b"], 0) == ("", "a", " b")

@@ -312,3 +312,10 @@ def test_behind_a_trusted_https_proxy_the_origin_is_https(tmp_path, db_url):
         assert view(f"http://127.0.0.1:{port}", "https") == 200
     finally:
         stop_app(proc)
+
+
+def test_concordance_lines_are_detokenised(tmp_path):
+    application, _ = make_env(tmp_path)
+    js = application.test_client().get("/api/demo/contexts?lang=tgt&word=hôpital").get_json()
+    assert [(c["left"], c["word"], c["right"][:9]) for c in js["contexts"]] == [
+        ("l'", "hôpital", " est plei"), ("un nouvel ", "hôpital", " a ouvert")]

@@ -1,7 +1,8 @@
 """Readable text from a tokenised document, for display only (the stored tokens are unchanged).
 
 ``detokenize(["sous", "-", "marins", "à", "l'", "époque", ","], "french")`` gives
-``"sous-marins à l'époque,"``.  Rules, in every language:
+``"sous-marins à l'époque,"`` (the document page and the concordance lines use it).
+Rules, in every language:
 
 * no space before ``, . : ; ) ] } ! ? % …`` and closing quotes, none after ``( [ {`` and
   opening quotes (a straight ``"`` opens and closes in turn);
@@ -37,41 +38,52 @@ def _elided(tok):
     return len(tok) >= 2 and tok[-1] in "'’" and tok[:-1].isalpha() and len(tok) <= 8
 
 
-def detokenize(tokens, lang=None):
-    """The tokens joined as a person would write them (see the module's rules)."""
+def separators(tokens, lang=None):
+    """What goes before each token (``""``, ``" "`` or a no-break space); the first gets ``""``."""
+    tokens = [str(t) for t in tokens]
     french = is_french(lang)
-    out = []
-    glue_next = ""  # what goes between the previous token and the next ("" or NBSP), if forced
-    force = False
-    quote_open = False
+    seps = []
+    force, glue_next, quote_open = False, "", False
     for i, tok in enumerate(tokens):
-        tok = str(tok)
-        if not out:
-            out.append(tok)
+        if i == 0:
+            sep = ""
+        elif force:
+            sep = glue_next
+        elif tok == '"':
+            sep = "" if quote_open else " "
+        elif french and tok in FRENCH_SPACED:
+            sep = NBSP
+        elif tok in CLOSE_AFTER or tok in CLITICS:
+            sep = ""
+        elif _joined_hyphen(tokens, i) or _joined_hyphen(tokens, i - 1):
+            sep = ""
         else:
-            if force:
-                sep = glue_next
-            elif tok == '"':
-                sep = "" if quote_open else " "
-            elif french and tok in FRENCH_SPACED:
-                sep = NBSP
-            elif tok in CLOSE_AFTER or tok in CLITICS:
-                sep = ""
-            elif _joined_hyphen(tokens, i) or _joined_hyphen(tokens, i - 1):
-                sep = ""
-            else:
-                sep = " "
-            out.append(sep + tok)
+            sep = " "
+        seps.append(sep)
         force, glue_next = False, ""
         if tok == '"':
-            if not quote_open:
-                force = True
+            force = not quote_open
             quote_open = not quote_open
         elif french and tok in FRENCH_OPEN:
             force, glue_next = True, NBSP
         elif tok in OPEN_BEFORE or _elided(tok):
             force = True
-    return "".join(out)
+    return seps
+
+
+def detokenize(tokens, lang=None):
+    """The tokens joined as a person would write them (see the module's rules)."""
+    return "".join(sep + str(tok) for sep, tok in zip(separators(tokens, lang), tokens))
+
+
+def context_parts(tokens, pos, lang=None):
+    """A concordance line around ``tokens[pos]``: (text before it, the word, text after it), the
+    separators included, so that the three concatenated are ``detokenize(tokens)``."""
+    tokens = [str(t) for t in tokens]
+    seps = separators(tokens, lang)
+    left = "".join(s + t for s, t in zip(seps[:pos], tokens[:pos])) + seps[pos]
+    right = "".join(s + t for s, t in zip(seps[pos + 1:], tokens[pos + 1:]))
+    return left, tokens[pos], right
 
 
 def _joined_hyphen(tokens, j):
