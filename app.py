@@ -10,7 +10,7 @@
 
 Annotators open http://HOST:PORT/<task>/<user_id> (local mode) or the link that
 `invite` printed for them (--team).  The server is waitress (bounded thread pool,
-idle timeout).  The database URL defaults to $CLIME_DATABASE_URL, else an SQLite file
+idle and whole-request timeouts, a connection limit; see clime/webapp/server.py).  The database URL defaults to $CLIME_DATABASE_URL, else an SQLite file
 instance/clime.db.
 """
 
@@ -71,15 +71,29 @@ def serve(argv):
     p.add_argument("--feedbacks", default="feedbacks", help="folder where Finish writes <task>/<user>.csv")
     p.add_argument("--threads", type=int, default=8, help="worker threads (requests handled at once)")
     p.add_argument("--timeout", type=int, default=30,
-                   help="seconds a connection may stay idle or half-sent before it is closed")
-    p.add_argument("--connection-limit", type=int, default=100, help="open connections at most")
+                   help="seconds a connection may stay idle (no byte either way) before it is closed")
+    p.add_argument("--request-timeout", type=int, default=10,
+                   help="seconds a request may take to arrive whole (request line, headers, body) from its "
+                        "first byte; a slower one, e.g. trickled byte by byte, has its connection closed")
+    p.add_argument("--connection-limit", type=int, default=1000,
+                   help="open connections at most; at the limit the longest-idle or longest-unfinished one "
+                        "is closed to make room")
+    p.add_argument("--trusted-proxy", default=None, metavar="ADDRESS",
+                   help="address of a reverse proxy (e.g. 127.0.0.1 for nginx on this machine) whose "
+                        "X-Forwarded-Proto and X-Forwarded-For headers are believed; default: none")
     _add_db(p)
     args = cli.parse(p, argv, seed=False)
     if not 0 < args.port < 65536:
         raise ClimeError(f"--port {args.port}: not a port number")
     _positive("threads", args.threads, 256)
     _positive("timeout", args.timeout, 3600)
+    _positive("request-timeout", args.request_timeout, 3600)
     _positive("connection-limit", args.connection_limit, 10000)
+    if args.trusted_proxy is not None:
+        try:
+            ipaddress.ip_address(args.trusted_proxy)
+        except ValueError:
+            raise ClimeError(f"--trusted-proxy {args.trusted_proxy!r}: not an IP address") from None
     from clime.webapp.access import allowed_hosts, is_wildcard, normal_host, valid_host
 
     for name in args.allow_host:
@@ -109,7 +123,8 @@ def serve(argv):
     from clime.webapp import server
 
     return server.run(app, args.host, args.port, base=base, threads=args.threads, timeout=args.timeout,
-                      connection_limit=args.connection_limit)
+                      request_timeout=args.request_timeout, connection_limit=args.connection_limit,
+                      trusted_proxy=args.trusted_proxy)
 
 
 def invite_cmd(argv):

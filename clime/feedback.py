@@ -61,6 +61,11 @@ def _has_control(text):
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
+def _needs_literal(text):
+    """Control characters, or whitespace (NBSP included) at either end, which readers strip."""
+    return _has_control(text) or text != text.strip()
+
+
 def _str_literal(cell):
     """The string that ``cell`` spells as a quoted Python string literal, else None."""
     if len(cell) < 2 or cell[0] not in "'\"" or cell[-1] != cell[0]:
@@ -76,7 +81,7 @@ def safe_cell(text):
     """``text`` as a CSV cell that neither a spreadsheet (formula) nor a terminal (escape
     codes) will interpret; ``read_cell`` gives ``text`` back."""
     text = str(text)
-    if _has_control(text) or _str_literal(text) is not None:
+    if _needs_literal(text) or _str_literal(text) is not None:
         return repr(text)
     if _FORMULA.match(text):
         return "'" + text
@@ -87,7 +92,7 @@ def read_cell(cell):
     """The inverse of ``safe_cell``; cells it leaves alone (every cell of older files but
     a few pathological ones) come back as they are."""
     value = _str_literal(cell)
-    if value is not None and (_has_control(value) or _str_literal(value) is not None):
+    if value is not None and (_needs_literal(value) or _str_literal(value) is not None):
         return value
     if _FORMULA_QUOTED.match(cell):
         return cell[1:]

@@ -19,6 +19,11 @@ from clime.webapp import create_app  # noqa: E402
 from clime.webapp.testdata import write_demo_documents, write_demo_task  # noqa: E402
 
 
+# the contexts panel has its sentences (or says there are none), not "Loading..."
+CONTEXTS_SHOWN = """() => document.querySelector('#ctx-list li') !== null
+  || !/Loading/.test(document.getElementById('ctx-note').textContent)"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--task", default="example")
@@ -46,9 +51,10 @@ def main():
         ctx = b.new_context(viewport={"width": 1366, "height": 860}, device_scale_factor=1)
         page = ctx.new_page()
         if (ui / task / "documents.json").exists():
-            page.goto(f"{base}/{task}/alice/documents/1")
+            # another annotator: a label would turn alice's Start button (app_start.png) into Resume
+            page.goto(f"{base}/{task}/dana/documents/1")
             page.keyboard.press("3")  # label the first document: the second one opens
-            page.wait_for_url(f"{base}/{task}/alice/documents/2")
+            page.wait_for_url(f"{base}/{task}/dana/documents/2")
             page.set_viewport_size({"width": 1100, "height": 620})
             page.screenshot(path=str(out / "app_documents.png"))
             page.set_viewport_size({"width": 1366, "height": 860})
@@ -78,7 +84,7 @@ def main():
             page.keyboard.press("Enter")
             page.wait_for_timeout(300)
         page.locator("#keyword").click()
-        page.wait_for_selector("#ctx-list li, #ctx-note")
+        page.wait_for_function(CONTEXTS_SHOWN)
         page.wait_for_timeout(300)
         page.mouse.move(0, 0)
         page.screenshot(path=str(out / "app_keyword.png"))
@@ -89,7 +95,7 @@ def main():
         tp.goto(f"{base}/{task}/alice/1")
         tp.wait_for_selector("#rows-src li.row")
         tp.locator("#rows-tgt button.word").first.tap()
-        tp.wait_for_selector("#ctx-list li, #ctx-note")
+        tp.wait_for_function(CONTEXTS_SHOWN)
         tp.wait_for_timeout(300)
         tp.screenshot(path=str(out / "app_tablet.png"))
         tab.close()

@@ -261,9 +261,10 @@
       ? "First " + js.contexts.length + " of " + js.total + " contexts." : js.total + " context(s).";
     for (const c of js.contexts) {
       const li = el("li", "ctxline");
-      li.appendChild(el("span", "left", c.left ? c.left + " " : ""));
+      // readable text from the server, the separators around the word included
+      li.appendChild(el("span", "left", c.left));
       li.appendChild(el("mark", "hl", c.word));
-      li.appendChild(el("span", "right", c.right ? " " + c.right : ""));
+      li.appendChild(el("span", "right", c.right));
       list.appendChild(li);
     }
   }
@@ -373,6 +374,8 @@
   function paintProgress() {
     document.getElementById("undo").disabled = !prog.undo;
     document.getElementById("redo").disabled = !prog.redo;
+    document.getElementById("undo-count").textContent = String(prog.undo);
+    document.getElementById("redo-count").textContent = String(prog.redo);
     document.getElementById("skipped-note").hidden = !skipped;
   }
 

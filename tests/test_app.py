@@ -146,7 +146,7 @@ def test_concordance_and_autocomplete(env):
     c = env["app"].test_client()
     js = c.get("/api/demo/contexts?lang=src&word=hospital").get_json()
     assert js["total"] == 3 and js["lang_name"] == "ENGLISH"
-    assert js["contexts"][1] == {"doc": 2, "left": "nurses at the", "word": "hospital", "right": "went on strike"}
+    assert js["contexts"][1] == {"doc": 2, "left": "nurses at the ", "word": "hospital", "right": " went on strike"}
     assert XSS_SCRIPT in js["contexts"][0]["right"]  # plain data, escaped only at display time
     assert c.get("/api/demo/contexts?lang=tgt&word=inconnu").get_json()["contexts"] == []
     words = c.get("/api/demo/complete?lang=src&q=he").get_json()["words"]

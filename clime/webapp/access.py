@@ -117,20 +117,33 @@ def _hosts():
     return current_app.config["ALLOWED_HOSTS"]
 
 
+def served_host(hostport):
+    """The allow-listed host that a ``Host`` header names, else None.  The header must be a
+    well-formed name or address (one trailing dot at most: ``localhost..``, ``a..b`` and a
+    64-character label are not host names) with at most a numeric port."""
+    raw = (hostport or "").strip()
+    name = raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+    if name.endswith(".."):
+        return None
+    host, _port = split_host(raw)
+    if not host or not valid_host(host) or host not in _hosts():
+        return None
+    return host
+
+
 def check_host():
-    host, _port = split_host(request.headers.get("Host", ""))
-    if not host or host not in _hosts():
+    if served_host(request.headers.get("Host", "")) is None:
         abort(400, "this server does not serve that host name (see --allow-host)")
 
 
 def origin_allowed(origin):
-    """True when ``origin`` (an Origin header) names this very host and port, and that
-    host is on the allow-list."""
+    """True when ``origin`` (an Origin header) names this very scheme, host and port, and
+    that host is on the allow-list (behind a trusted proxy the scheme is the proxy's)."""
     try:
         parts = urlsplit(origin)
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or parts.path or parts.query:
+    if parts.scheme not in ("http", "https") or parts.scheme != request.scheme or parts.path or parts.query:
         return False
     host, port = split_host(parts.netloc)
     want_host, want_port = split_host(request.headers.get("Host", ""))

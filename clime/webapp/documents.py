@@ -3,7 +3,8 @@ chose (``ui_data/<task>/documents.json``) with the task's categories.
 
 Pages (GET):
   /<task>/<user>/documents             the first document not labelled yet (or the summary)
-  /<task>/<user>/documents/<n>         document n (1-based): category buttons, skip, back
+  /<task>/<user>/documents/<n>         document n (1-based): category buttons, skip, back; the
+                                       text detokenised for reading (``detok``)
   /<task>/<user>/documents/done        summary and download
   /<task>/<user>/documents.jsonl       the labels as JSON lines {"id", "text", "label"}
 Action (POST, JSON body {"n", "id", "label": category index or null}, header X-CSRF-Token):
@@ -27,6 +28,7 @@ from ..active import FILENAME, read_selection
 from ..errors import ClimeError
 from . import state
 from .db import DocLabel, Event, now
+from .detok import detokenize
 from .export import document_rows, documents_path, feedback_path, write_documents
 from .views import _ext, check_user, json_body, load_task, run
 
@@ -132,7 +134,7 @@ def page(task, user, n):
                      "done": url_for("documents.done", task=task, user=user),
                      "csrf": url_for("api_csrf")}}
     return render_template("documents.html", task=t, user=user, n=n, total=total, doc=doc,
-                           text=" ".join(doc["text"]), categories=sel["categories"], chosen=chosen,
+                           text=detokenize(doc["text"], t.tgt_lang), categories=sel["categories"], chosen=chosen,
                            labelled=len(labels), data=data)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ..feedback import FeedbackRow, write_feedback
+from ..fileio import atomic_open
 from .db import Judgement, KeywordState, find_annotators
 
 
@@ -98,11 +99,13 @@ def document_rows(documents, labels):
 
 
 def write_documents(path, documents, labels):
-    """Write :func:`document_rows` as JSON lines (atomically; empty when nothing is labelled)."""
-    from ..text import write_docs
-
+    """Write :func:`document_rows` as JSON lines (atomically; empty when nothing is labelled),
+    private like the feedback CSV: the file 0600, folders it creates 0700."""
     rows = document_rows(documents, labels)
-    write_docs(path, rows)
+    check_own_name(path)
+    with atomic_open(path, private=True) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(rows)
 
 

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ClimeError
+from .detok import context_parts, detokenize
 
 TASK_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 USER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -111,6 +112,7 @@ class TaskData:
             conc = {}
             for side in LANGS:
                 path = self.dir / f"concordance_{side}.json"
+                lang = self.lang_name(side)
                 table = {}
                 if path.exists():
                     data = _read_json(path)
@@ -128,12 +130,12 @@ class TaskData:
                             if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos < len(toks):
                                 pos = toks.index(word) if word in toks else -1
                             if pos < 0:
-                                left, mid, right = toks, "", []
-                            else:
-                                left, mid, right = toks[:pos], toks[pos], toks[pos + 1:]
+                                left, mid, right = detokenize(toks, lang), "", ""
+                            else:  # readable text (detok), separators included in left and right
+                                left, mid, right = context_parts(toks, pos, lang)
                             doc = c.get("doc")
                             clean.append({"doc": doc if isinstance(doc, (int, str)) else None,
-                                          "left": " ".join(left), "word": mid, "right": " ".join(right)})
+                                          "left": left, "word": mid, "right": right})
                         table[str(word)] = clean
                 conc[side] = table
             self._concordance = conc

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from flask import (Response, abort, current_app, jsonify, redirect, render_template, request, session,
                    url_for)
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ClimeError
@@ -144,9 +145,15 @@ def index():
 
 @public
 def go():
-    """The index page's form: a redirect to the start page (no state change)."""
+    """The index page's form: a redirect to the start page (no state change).  In team mode
+    it does not look the task up (a 404 would tell a visitor without a link which tasks exist):
+    the start page answers, 403 without the invitation."""
     task, user = request.args.get("task", ""), request.args.get("user", "").strip()
-    load_task(task)
+    if current_app.config.get("ACCESS") == "team":
+        if not valid_task(task):
+            abort(400, "invalid task name (letters, digits, '-' and '_', at most 64)")
+    else:
+        load_task(task)
     check_user(user)
     return redirect(url_for("start_page", task=task, user=user))
 
@@ -420,11 +427,18 @@ def security_headers(resp):
     return resp
 
 
+def wants_json(path, method):
+    """Errors of the JSON API and of every POST are JSON, the others an HTML page."""
+    return path.startswith("/api/") or method == "POST"
+
+
 def handle_http(err):
     code = err.code or 500
     message = err.description or err.name
-    if request.path.startswith("/api/") or request.method == "POST":
+    if wants_json(request.path, request.method):
         resp = jsonify(error=message, status=code)
+    elif request_ctx.url_adapter is None:  # a Host that URLs cannot be built for: no template
+        resp = Response(f"{code} {err.name}: {message}\n", mimetype="text/plain")
     else:
         resp = Response(render_template("error.html", code=code, name=err.name, message=message),
                         mimetype="text/html")
