@@ -156,16 +156,20 @@ def translation_precisions(src, tgt, pairs, methods=("nn", "csls"), device="cpu"
             for m in methods}
 
 
-def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4):
+def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4, stats=None):
     """Exact top-1 target of each query by cosine and by CSLS (numpy int64 arrays; ties: lower index).
 
     Q [nq, D] query rows, B [nb, D] target rows, S [ns, D] the whole source side (Q's rows are
     among them): unit-row torch tensors.  CSLS(x, y) = 2 cos(x, y) - r_S(x) - r_B(y); r_S(x) is
     the same for every y of a query, so the CSLS top-1 only needs r_B(y) = mean cosine of y to
-    its ``k`` nearest rows of S.  r_B(y) >= lb(y), the same mean over the queries only, so
-    ``2 cos - lb`` bounds every score from above; r_B is computed exactly for each query's
-    ``margin`` best bounds and for any further target whose bound reaches the query's best
-    exact score.  Memory: one block of scores plus [nq, margin] candidates.
+    its ``k`` nearest rows of S.  One pass over the blocks of ``Q @ B.T``: each block gives the
+    cosine top-1 and updates the running k best cosines of every target among the queries seen
+    so far (pruned, :func:`_column_topk_merge`; cosines are >= -1, so before k queries are seen
+    the missing ones count as -1).  Their mean lb(y) <= r_B(y), so ``2 cos - lb`` bounds every
+    score from above; r_B is computed exactly (and kept) for each query's ``margin`` best bounds
+    and for any further target whose bound reaches the query's best exact score.  The products
+    are computed once.  Memory: one block of scores plus [nq, margin] candidates.  ``stats`` (a dict,
+    optional) receives ``exact_penalties``: how many target penalties were computed.
     """
     import torch
 
@@ -174,58 +178,64 @@ def csls_top1(Q, B, S=None, k=10, chunk=4096, with_csls=True, margin=4):
     nq, nb = Q.shape[0], B.shape[0]
     dev = Q.device
     step = _block_rows(chunk, nb)
-    kq = min(k, nq)
-    col = torch.full((kq, nb), -float("inf"), device=dev)
     nn = torch.empty(nq, dtype=torch.int64, device=dev)
-    for s in range(0, nq, step):
-        sims = Q[s:s + step] @ B.T
-        nn[s:s + step] = sims.argmax(dim=1)
-        col = torch.cat([col, sims.topk(min(kq, sims.shape[0]), dim=0).values]).topk(kq, dim=0).values
-    if not with_csls:
-        return nn.cpu().numpy(), None
-    if S.shape[0] < k or nq < k:
-        # too few rows for the bound to be of use: the penalties of every target word
-        lb = None
-    else:
-        lb = col.mean(dim=0) - 1e-5      # slack for rounding differences between the two products
+    best_out = torch.empty(nq, dtype=torch.int64, device=dev) if with_csls else None
+    exhaustive = with_csls and (S.shape[0] < k or nq < k)   # too few rows for the bound to be of use
+    col = torch.full((min(k, nq), nb), -2.0, device=dev)   # running k best of 2 cos (>= -2) per target
     m = min(margin, nb)
     r = torch.full((nb,), float("nan"), device=dev)        # exact penalties, computed on demand
     known = torch.zeros(nb, dtype=torch.bool, device=dev)
+    ks = min(k, S.shape[0]) if with_csls else 0
 
     def penalties(idx):
         idx = idx[~known[idx]]
         if len(idx):
-            ks = min(k, S.shape[0])
             for s in range(0, len(idx), _block_rows(chunk, S.shape[0])):
                 part = idx[s:s + _block_rows(chunk, S.shape[0])]
                 r[part] = (B[part] @ S.T).topk(ks, dim=1).values.mean(dim=1)
             known[idx] = True
 
-    if lb is None:
+    if exhaustive:
         penalties(torch.arange(nb, device=dev))
-    best_out = torch.empty(nq, dtype=torch.int64, device=dev)
     for s in range(0, nq, step):
-        c2 = (Q[s:s + step] @ B.T).mul_(2)
-        if lb is None:
+        c2 = torch.mm(Q[s:s + step], B.T).mul_(2)
+        nn[s:s + step] = c2.argmax(dim=1)
+        if not with_csls:
+            continue
+        if exhaustive:
             best_out[s:s + step] = (c2 - r[None, :]).argmax(dim=1)
             continue
+        _column_topk_merge(col, c2)
+        lb = col.mean(dim=0).mul_(0.5).sub_(1e-5)   # slack for rounding differences between the products
         ub = c2 - lb[None, :]
         cand_ub, cand = ub.topk(m, dim=1)
         penalties(torch.unique(cand))
-        exact = c2.gather(1, cand) - r[cand]
-        best = exact.max(dim=1).values
+        best = (c2.gather(1, cand) - r[cand]).max(dim=1).values
         # targets outside the candidates whose bound reaches the best exact score
         more = cand_ub[:, -1] >= best
         if more.any():
             rows = torch.nonzero(more).flatten()
-            reach = ub[rows] >= best[rows, None]
-            penalties(torch.unique(torch.nonzero(reach)[:, 1]))
+            penalties(torch.unique(torch.nonzero(ub[rows] >= best[rows, None])[:, 1]))
         # every target that could be the top-1 now has its exact penalty; argmax over those (sorted,
         # so a tie goes to the lower index)
         K = torch.nonzero(known).flatten()
         best_out[s:s + step] = K[(c2[:, K] - r[K][None, :]).argmax(dim=1)]
+    if not with_csls:
+        return nn.cpu().numpy(), None
     log.debug("CSLS top-1: exact penalties for %d of %d target words", int(known.sum()), nb)
+    if stats is not None:
+        stats["exact_penalties"] = int(known.sum())
     return nn.cpu().numpy(), best_out.cpu().numpy()
+
+
+def dense_csls_top1(Q, B, S, k=10):
+    """Reference for :func:`csls_top1`: the whole [nq, nb] score matrix and every target's penalty.
+
+    Memory nq x nb and nb x ns floats: for tests and ``bench/bench_align.py`` only.
+    """
+    c2 = (Q @ B.T).mul_(2)
+    r = (B @ S.T).topk(min(k, S.shape[0]), dim=1).values.mean(dim=1)
+    return c2.argmax(dim=1).cpu().numpy(), (c2 - r[None, :]).argmax(dim=1).cpu().numpy()
 
 
 def dictionary_pairs(path, src, tgt, min_pairs=10, what="dictionary"):
@@ -282,14 +292,97 @@ def _unit_tensor(x, device):
     return unit_rows(x, device)
 
 
-def csls_penalties(A, B, k=10, chunk=4096, progress=False):
-    """Both CSLS penalties in one blockwise pass over ``A @ B.T``.
+# ------------------------------------------------------------------ pruned column reductions
+#
+# A column reduction of a block of scores (``topk(dim=0)``, ``max(dim=0)``) walks the block across its
+# memory layout and costs as much as a good part of the matrix product.  Once a running threshold per
+# column is known (the column's k-th best so far), almost every score of a later block is below it; one
+# comparison pass finds the few that are not, and only those are merged.  The results are exactly the
+# dense reductions' (the tests compare them with :func:`dense_mutual_nn`).
 
-    A [na, D], B [nb, D]: unit-row torch tensors on one device.  Returns
-    ``(rA, rB)``: rA[i] = mean cosine of A_i to its ``k`` nearest rows of B, rB[j]
-    = mean cosine of B_j to its ``k`` nearest rows of A.  Memory: one block of
-    scores (at most ``neighbors.MAX_BLOCK_BYTES``) plus a running [k, nb] top-k.
+PRUNE_DENSE_FRACTION = 1 / 16   # above this fraction of passing scores a block is reduced densely
+
+
+def _column_topk_merge(top, block, row0=0, arg=None):
+    """Merge the rows of ``block`` [b, nb] into the running per-column top-k ``top`` [k, nb] (descending,
+    -inf padded) in place; ``arg`` [nb] (optional) follows the row (offset ``row0``) of each column's best.
+
+    Only the scores above the column's current k-th best are merged (an equal score cannot change the
+    multiset of the k best values); when many pass, the block is reduced densely instead.
     """
+    import torch
+
+    k = top.shape[0]
+    if bool(torch.isneginf(top[-1]).any()):
+        n = block.numel()                                   # a column still short of k scores
+    else:
+        idx = (block > top[-1][None, :]).nonzero()
+        n = len(idx)
+        if n == 0:
+            return
+    if n > PRUNE_DENSE_FRACTION * block.numel():
+        kk = min(k, block.shape[0])
+        bv, bi = block.topk(kk, dim=0)
+        if arg is not None:
+            better = bv[0] > top[0]
+            arg[better] = bi[0][better] + row0
+        top.copy_(torch.cat([top, bv]).topk(k, dim=0).values)
+        return
+    r, c = idx.unbind(1)
+    v = block[r, c]
+    ucols, inv = torch.unique(c, return_inverse=True)
+    u = len(ucols)
+    old = top[:, ucols]                                    # [k, u], descending
+    vals = torch.cat([old.reshape(-1), v])
+    cols = torch.cat([torch.arange(u, device=top.device).repeat(k), inv])
+    order = torch.sort(vals, descending=True, stable=True).indices     # old values first on a tie
+    order = order[torch.sort(cols[order], stable=True).indices]        # grouped by column, descending
+    vals, cols = vals[order], cols[order]
+    counts = torch.bincount(cols, minlength=u)
+    rank = torch.arange(len(cols), device=top.device) - (torch.cumsum(counts, 0) - counts)[cols]
+    keep = rank < k
+    old[rank[keep], cols[keep]] = vals[keep]
+    top[:, ucols] = old
+    if arg is not None:
+        first = keep & (rank == 0) & (order >= k * u)            # a new score became the column's best
+        src = order[first] - k * u
+        arg[ucols[cols[first]]] = r[src] + row0
+
+
+def _column_argmax_merge(best, arg, block, row0, floor=None):
+    """Running per-column max of ``block`` [b, nb] (rows ``row0``...) into ``best``/``arg`` in place.
+
+    A tie keeps the lower row (blocks come in row order; within a block the lowest row of the tie).
+    ``floor`` [nb]: a lower bound of each column's final max; scores below it and below the running
+    best are skipped.
+    """
+    import torch
+
+    thr = best if floor is None else torch.maximum(best, floor)
+    idx = (block >= thr[None, :]).nonzero()
+    if len(idx) == 0:
+        return
+    if len(idx) > PRUNE_DENSE_FRACTION * block.numel():
+        v, i = block.max(dim=0)
+        better = v > best
+        best[better] = v[better]
+        arg[better] = i[better] + row0
+        return
+    r, c = idx.unbind(1)
+    v = block[r, c]
+    cmax = torch.full_like(best, -float("inf")).scatter_reduce(0, c, v, "amax")
+    at_max = v == cmax[c]
+    big = torch.iinfo(torch.int64).max
+    crow = torch.full(best.shape, big, dtype=torch.int64, device=best.device)
+    crow = crow.scatter_reduce(0, c[at_max], r[at_max], "amin")
+    better = cmax > best
+    best[better] = cmax[better]
+    arg[better] = crow[better] + row0
+
+
+def _penalty_pass(A, B, k, chunk, progress):
+    """One blockwise pass over ``A @ B.T``: (rA, rB, best, arg) with best[j] = max_i cos(A_i, B_j)
+    and arg[j] a row holding it (see :func:`csls_penalties`)."""
     import torch
     from tqdm import tqdm
 
@@ -300,14 +393,26 @@ def csls_penalties(A, B, k=10, chunk=4096, progress=False):
     ka, kb = min(k, nb), min(k, na)
     rA = torch.empty(na, device=A.device)
     col = torch.full((kb, nb), -float("inf"), device=A.device)
+    arg = torch.zeros(nb, dtype=torch.int64, device=A.device)
     step = _block_rows(chunk, nb)
     for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
                   desc="csls penalties", unit="block"):
-        sims = A[s:s + step] @ B.T
+        sims = torch.mm(A[s:s + step], B.T)
         rA[s:s + step] = sims.topk(ka, dim=1).values.mean(dim=1)
-        top = sims.topk(min(kb, sims.shape[0]), dim=0).values
-        col = torch.cat([col, top]).topk(kb, dim=0).values
-    return rA, col.mean(dim=0)
+        _column_topk_merge(col, sims, s, arg)
+    return rA, col.mean(dim=0), col[0], arg
+
+
+def csls_penalties(A, B, k=10, chunk=4096, progress=False):
+    """Both CSLS penalties in one blockwise pass over ``A @ B.T``.
+
+    A [na, D], B [nb, D]: unit-row torch tensors on one device.  Returns
+    ``(rA, rB)``: rA[i] = mean cosine of A_i to its ``k`` nearest rows of B, rB[j]
+    = mean cosine of B_j to its ``k`` nearest rows of A.  The column top-k is a running
+    top-k that merges only the scores above its current k-th best (:func:`_column_topk_merge`).
+    Memory: one block of scores (at most ``neighbors.MAX_BLOCK_BYTES``) plus a running [k, nb] top-k.
+    """
+    return _penalty_pass(A, B, k, chunk, progress)[:2]
 
 
 def csls_mutual_nn(A, B, k=10, chunk=4096, progress=False):
@@ -316,6 +421,9 @@ def csls_mutual_nn(A, B, k=10, chunk=4096, progress=False):
     Returns an int64 numpy array [m, 2] of (row of A, row of B), sorted by the A row:
     j is the CSLS-best row of B for A_i and i the CSLS-best row of A for B_j (ties: the
     lower index).  Two blockwise passes over ``A @ B.T``; memory bounded by the block.
+    The second pass's column maximum starts from a lower bound of it (the CSLS score of each
+    column's cosine-best row, from the first pass) and merges only the scores that reach it.
+    The same pairs as :func:`dense_mutual_nn`.
     """
     import torch
     from tqdm import tqdm
@@ -326,22 +434,36 @@ def csls_mutual_nn(A, B, k=10, chunk=4096, progress=False):
     na, nb = A.shape[0], B.shape[0]
     if na == 0 or nb == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    rA, rB = csls_penalties(A, B, k, chunk, progress)
+    rA, rB, top1, arg1 = _penalty_pass(A, B, k, chunk, progress)
+    neg_rB = -rB[None, :]
+    floor = (2 * top1 - rB - rA[arg1]).sub_(1e-5)     # a score in each column: its max is at least this
     fwd = torch.empty(na, dtype=torch.int64, device=A.device)
     best = torch.full((nb,), -float("inf"), device=A.device)
     bwd = torch.zeros(nb, dtype=torch.int64, device=A.device)
     step = _block_rows(chunk, nb)
     for s in tqdm(range(0, na, step), disable=cli.bar_off(progress and na > step), leave=False,
                   desc="mutual neighbours", unit="block"):
-        sc = (A[s:s + step] @ B.T).mul_(2).sub_(rB[None, :]).sub_(rA[s:s + step, None])
+        sc = torch.addmm(neg_rB, A[s:s + step], B.T, alpha=2).sub_(rA[s:s + step, None])
         fwd[s:s + step] = sc.argmax(dim=1)
-        v, i = sc.max(dim=0)
-        better = v > best                    # strictly: an earlier (lower) row keeps a tie
-        best = torch.where(better, v, best)
-        bwd = torch.where(better, i + s, bwd)
+        _column_argmax_merge(best, bwd, sc, s, floor)
     rows = torch.arange(na, device=A.device)
     mutual = bwd[fwd] == rows
     return torch.stack([rows[mutual], fwd[mutual]], dim=1).cpu().numpy().astype(np.int64)
+
+
+def dense_mutual_nn(A, B, k=10):
+    """Reference for :func:`csls_mutual_nn`: the whole [na, nb] score matrix at once (the same arithmetic,
+    unpruned).  Memory na x nb floats: for tests and ``bench/bench_align.py`` only."""
+    import torch
+
+    C = A @ B.T
+    rA = C.topk(min(k, C.shape[1]), dim=1).values.mean(dim=1)
+    rB = C.topk(min(k, C.shape[0]), dim=0).values.mean(dim=0)
+    sc = (2 * C - rB[None, :]) - rA[:, None]
+    fwd, bwd = sc.argmax(dim=1), sc.argmax(dim=0)
+    rows = torch.arange(len(A), device=A.device)
+    keep = bwd[fwd] == rows
+    return torch.stack([rows[keep], fwd[keep]], dim=1).cpu().numpy().astype(np.int64)
 
 
 def _fit_pairs(S, T, weights, direction):
