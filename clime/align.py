@@ -13,6 +13,8 @@ from .fileio import require_file
 log = logging.getLogger(__name__)
 
 DEFAULT_REFINE = 5   # self-learning rounds of align.py --refine and update.py --realign (see docs/align.md)
+DEFAULT_HOLDOUT = 0.2   # fraction of the seed's source words held out to choose the self-learning round
+DEFAULT_PATIENCE = 2    # rounds without a better held-out P@1 before self-learning stops
 
 
 def fit_orthogonal(X, Y, weights=None):
@@ -474,12 +476,44 @@ def _fit_pairs(S, T, weights, direction):
     return fit_orthogonal(Xt, Xs, w) if direction == "tgt2src" else fit_orthogonal(Xs, Xt, w)
 
 
+def split_holdout(weights, fraction=None, seed=0):
+    """Split seed pairs into (fitted, held_out) {(i, j): weight} dicts by source word.
+
+    ``round(fraction * number of seed source words)`` source words (at least one when the fraction is
+    above 0 and there are two or more) are drawn with ``numpy.random.default_rng(seed)`` and held out
+    with all their pairs; the draw depends on the set of pairs and ``seed`` only.
+    """
+    fraction = DEFAULT_HOLDOUT if fraction is None else float(fraction)
+    if not 0 <= fraction < 1:
+        raise ValueError("the held-out fraction must be in [0, 1)")
+    sources = sorted({i for i, _ in weights})
+    n = int(round(fraction * len(sources)))
+    if fraction > 0 and len(sources) >= 2:
+        n = min(max(n, 1), len(sources) - 1)
+    else:
+        n = 0
+    held = set(np.random.default_rng(seed).choice(sources, n, replace=False).tolist()) if n else set()
+    fitted = {p: w for p, w in weights.items() if p[0] not in held}
+    return fitted, {p: w for p, w in weights.items() if p[0] in held}
+
+
 def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", forbidden=(), device="cpu",
-               chunk=4096, evaluate=None, progress=False):
-    """Self-learning orthogonal alignment: fit on the seed, then ``rounds`` times induce a
-    dictionary (CSLS mutual nearest neighbours among the first ``vocab`` rows of each side,
-    in the current space), add it to the seed and re-fit.  Stops early when the induced
-    dictionary is the same as in the round before.
+               chunk=4096, evaluate=None, progress=False, holdout=None, patience=None, holdout_seed=0):
+    """Self-learning orthogonal alignment with a held-out guard.
+
+    A part of the seed dictionary (``holdout``, default ``DEFAULT_HOLDOUT``, by source word:
+    :func:`split_holdout` with ``holdout_seed``) is held out: its words are never fitted on nor
+    induced.  The map is fitted on the rest of the seed, then up to ``rounds`` times a dictionary is
+    induced (CSLS mutual nearest neighbours among the first ``vocab`` rows of each side, in the current
+    space), added to the fitted seed pairs and the map re-fitted.  After every fit the held-out pairs'
+    P@1 (NN and CSLS over the whole vocabularies) and the mean cosine of each held-out word to its
+    nearest gold translation are measured; the round with the most held-out hits (NN + CSLS; a tie goes
+    to the higher mean cosine, then to the earlier round) is kept, and the loop stops after ``patience`` (default
+    ``DEFAULT_PATIENCE``) rounds without a better one, or when the induced dictionary stops changing.
+    The output map is then re-fitted on the **whole** seed (the held-out pairs too) plus the chosen
+    round's induced pairs, so with round 0 chosen it is exactly plain Procrustes on the seed.  When no
+    round beats round 0 and one is worse, a ``warning:`` names the figures.  ``holdout=0`` turns the
+    guard off (every round is kept, the last one is the output, as before).
 
     S, T: the two spaces (already normalised as wanted; rows in frequency order).
     seed: list of (i, j) pairs (weight 1) or a {(i, j): weight} dict; seed pairs are always
@@ -487,14 +521,18 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
     (and removed from the seed).  evaluate: optional ``f(S_aligned, T_aligned) -> dict``
     called after the seed fit and after every round (for the log and the results).
     Returns ``(S, T, W, history)``: the aligned float32 spaces (the reference side unchanged),
-    W (float64, applied to the moved side) and one dict per fit (round 0 = the seed alone).
+    W (float64, applied to the moved side) and one dict per fit (round 0 = the seed alone; per
+    round ``induced``, ``pairs``, ``heldout_nn``/``heldout_csls``/``heldout_cos``, ``seed_agreement``), then a last
+    dict with ``final: true``: the chosen ``round``, ``pairs`` of the output fit, ``stopped`` (why).
     """
     import time
 
     import torch
 
-    if rounds < 0 or vocab < 1 or csls_k < 1:
-        raise ValueError("rounds must be >= 0, vocab and csls_k >= 1")
+    holdout = DEFAULT_HOLDOUT if holdout is None else holdout
+    patience = DEFAULT_PATIENCE if patience is None else patience
+    if rounds < 0 or vocab < 1 or csls_k < 1 or patience < 1:
+        raise ValueError("rounds must be >= 0, vocab, csls_k and patience >= 1")
     if direction not in ("tgt2src", "src2tgt"):
         raise ValueError(f"unknown direction {direction!r}")
     forbidden = {(int(i), int(j)) for i, j in forbidden}
@@ -507,42 +545,102 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
         raise ClimeError("self-learning: no seed pair left to fit the map on")
     S = np.asarray(S, dtype=np.float32)
     T = np.asarray(T, dtype=np.float32)
+    fitted, held = split_holdout(weights, holdout, holdout_seed) if rounds > 0 else (weights, {})
+    held_src, held_tgt = {i for i, _ in held}, {j for _, j in held}
+    gold = {}
+    for i, j in held:
+        gold.setdefault(i, set()).add(j)
+    queries = sorted(gold)
     ns, nt = min(vocab, len(S)), min(vocab, len(T))
     A = _unit_tensor(S[:ns], device)
     B = _unit_tensor(T[:nt], device)
     history = []
-    W = _fit_pairs(S, T, weights, direction)
-    last = None
+    W = _fit_pairs(S, T, fitted, direction)
+    fit_weights = fitted
+    if held:
+        log.info("self-learning: %d seed pair(s) of %d source word(s) held out to choose the round (never fitted "
+                 "on until the output fit)", len(held), len(queries))
+
+    def heldout_p1(Sa, Ta):
+        if not queries:
+            return {}
+        with torch.no_grad():
+            Sx, Tx = _unit_tensor(Sa, device), _unit_tensor(Ta, device)
+            nn, cs = csls_top1(Sx[torch.as_tensor(queries, device=Sx.device)], Tx, Sx, csls_k, chunk)
+            cos = [float((Tx[sorted(gold[i])] @ Sx[i]).max()) for i in queries]
+        hits = {m: sum(int(top[r]) in gold[i] for r, i in enumerate(queries)) for m, top in (("nn", nn), ("csls", cs))}
+        mean_cos = float(np.mean(cos))
+        return {"heldout_nn": hits["nn"] / len(queries), "heldout_csls": hits["csls"] / len(queries),
+                "heldout_cos": round(mean_cos, 6), "_score": (hits["nn"] + hits["csls"], round(mean_cos, 6))}
 
     def record(r, induced, seconds):
-        h = {"round": r, "induced": induced, "pairs": len(fit_weights), "seconds": round(seconds, 3)}
+        h = {"round": r, "induced": None if induced is None else len(induced), "pairs": len(fit_weights),
+             "seconds": round(seconds, 3)}
+        Sa, Ta = _apply(S, T, W, direction)
+        h.update(heldout_p1(Sa, Ta))
+        if induced is not None:
+            seed_t = {}
+            for i, j in fitted:
+                seed_t.setdefault(i, set()).add(j)
+            got = [(i, j) for i, j in induced if i in seed_t]
+            h["seed_agreement"] = round(sum(j in seed_t[i] for i, j in got) / len(got), 4) if got else None
         if evaluate is not None:
-            h.update(evaluate(*_apply(S, T, W, direction)))
+            h.update(evaluate(Sa, Ta))
         history.append(h)
-        log.info("self-learning round %d: %s induced pair(s), fitted on %d%s", r, "-" if induced is None else induced,
-                 h["pairs"], "".join(f", {k} {v:.3f}" for k, v in h.items() if k.startswith("p1_") and v is not None))
+        log.info("self-learning round %d: %s induced pair(s), fitted on %d%s", r, "-" if induced is None else len(induced),
+                 h["pairs"], "".join(f", {k} {v:.3f}" for k, v in h.items()
+                                     if k.startswith(("p1_", "heldout_")) and v is not None))
+        return h
 
-    fit_weights = weights
-    record(0, None, 0.0)
+    best = record(0, None, 0.0)
+    best_induced, last, stale, stopped = set(), None, 0, "rounds"
     for r in range(1, rounds + 1):
         t0 = time.perf_counter()
         Wt = torch.as_tensor(W, dtype=torch.float32, device=A.device)
-        if direction == "tgt2src":
-            pairs = csls_mutual_nn(A, B @ Wt, csls_k, chunk, progress)
-        else:
-            pairs = csls_mutual_nn(A @ Wt, B, csls_k, chunk, progress)
-        induced = {(int(i), int(j)) for i, j in pairs} - forbidden
+        with torch.no_grad():
+            if direction == "tgt2src":
+                pairs = csls_mutual_nn(A, B @ Wt, csls_k, chunk, progress)
+            else:
+                pairs = csls_mutual_nn(A @ Wt, B, csls_k, chunk, progress)
+        induced = {(int(i), int(j)) for i, j in pairs
+                   if (int(i), int(j)) not in forbidden and int(i) not in held_src and int(j) not in held_tgt}
         if induced == last:
             log.info("self-learning: the induced dictionary did not change in round %d; stopping", r)
             history.append({"round": r, "induced": len(induced), "pairs": len(fit_weights), "converged": True,
                             "seconds": round(time.perf_counter() - t0, 3)})
+            stopped = "converged"
             break
         last = induced
-        fit_weights = dict(weights)
+        fit_weights = dict(fitted)
         for p in induced:
             fit_weights.setdefault(p, 1.0)
         W = _fit_pairs(S, T, fit_weights, direction)
-        record(r, len(induced), time.perf_counter() - t0)
+        h = record(r, induced, time.perf_counter() - t0)
+        if not queries or h["_score"] > best["_score"]:
+            best, best_induced, stale = h, induced, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                log.info("self-learning: held-out P@1 not above round %d's for %d round(s); stopping", best["round"],
+                         stale)
+                stopped = "patience"
+                break
+    fits = [h for h in history if not h.get("converged")]
+    if queries and best["round"] == 0 and any(h["_score"][0] < best["_score"][0] for h in fits[1:]):
+        log.warning("warning: self-learning made the held-out seed pairs worse (%s); kept the seed-only fit",
+                    "; ".join(f"round {h['round']} P@1 NN {100 * h['heldout_nn']:.1f}% CSLS "
+                              f"{100 * h['heldout_csls']:.1f}% ({h['induced'] or 0} induced)" for h in fits))
+    for h in history:
+        h.pop("_score", None)
+    final = dict(weights)
+    for p in best_induced:
+        if p not in forbidden:
+            final.setdefault(p, 1.0)
+    W = _fit_pairs(S, T, final, direction)
+    history.append({"final": True, "round": best["round"], "pairs": len(final), "heldout_pairs": len(held),
+                    "stopped": stopped})
+    log.info("self-learning: kept round %d; output map fitted on %d pair(s) (the %d held-out seed pair(s) included)",
+             best["round"], len(final), len(held))
     S_out, T_out = _apply(S, T, W, direction)
     return S_out, T_out, W, history
 
