@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 DEFAULT_REFINE = 5   # self-learning rounds of align.py --refine and update.py --realign (see docs/align.md)
 DEFAULT_HOLDOUT = 0.2   # fraction of the seed's source words held out to choose the self-learning round
 DEFAULT_PATIENCE = 2    # rounds without a better held-out P@1 before self-learning stops
+HOLDOUT_MIN_WORDS = 10  # fewer held-out source words than this choose a round by noise: no guard then
 
 
 def fit_orthogonal(X, Y, weights=None):
@@ -315,14 +316,12 @@ def _column_topk_merge(top, block, row0=0, arg=None):
     import torch
 
     k = top.shape[0]
-    if bool(torch.isneginf(top[-1]).any()):
-        n = block.numel()                                   # a column still short of k scores
-    else:
+    short = bool(torch.isneginf(top[-1]).any())             # a column still short of k scores: merge densely
+    if not short:
         idx = (block > top[-1][None, :]).nonzero()
-        n = len(idx)
-        if n == 0:
+        if len(idx) == 0:
             return
-    if n > PRUNE_DENSE_FRACTION * block.numel():
+    if short or len(idx) > PRUNE_DENSE_FRACTION * block.numel():
         kk = min(k, block.shape[0])
         bv, bi = block.topk(kk, dim=0)
         if arg is not None:
@@ -512,8 +511,9 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
     ``DEFAULT_PATIENCE``) rounds without a better one, or when the induced dictionary stops changing.
     The output map is then re-fitted on the **whole** seed (the held-out pairs too) plus the chosen
     round's induced pairs, so with round 0 chosen it is exactly plain Procrustes on the seed.  When no
-    round beats round 0 and one is worse, a ``warning:`` names the figures.  ``holdout=0`` turns the
-    guard off (every round is kept, the last one is the output, as before).
+    round beats round 0 and one is worse, a ``warning:`` names the figures.  ``holdout=0``, or a held-out
+    part of fewer than ``HOLDOUT_MIN_WORDS`` source words (then with a warning), turns the guard off
+    (the last round is the output, as before).
 
     S, T: the two spaces (already normalised as wanted; rows in frequency order).
     seed: list of (i, j) pairs (weight 1) or a {(i, j): weight} dict; seed pairs are always
@@ -546,6 +546,11 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
     S = np.asarray(S, dtype=np.float32)
     T = np.asarray(T, dtype=np.float32)
     fitted, held = split_holdout(weights, holdout, holdout_seed) if rounds > 0 else (weights, {})
+    if held and len({i for i, _ in held}) < HOLDOUT_MIN_WORDS:
+        log.warning("warning: self-learning without its guard: a held-out part of %d seed source word(s) is too "
+                    "small to choose a round (at least %d needed; a larger seed or --holdout)",
+                    len({i for i, _ in held}), HOLDOUT_MIN_WORDS)
+        fitted, held = weights, {}
     held_src, held_tgt = {i for i, _ in held}, {j for _, j in held}
     gold = {}
     for i, j in held:
@@ -626,7 +631,7 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
                 stopped = "patience"
                 break
     fits = [h for h in history if not h.get("converged")]
-    if queries and best["round"] == 0 and any(h["_score"][0] < best["_score"][0] for h in fits[1:]):
+    if queries and best["round"] == 0 and any(h["_score"] < best["_score"] for h in fits[1:]):
         log.warning("warning: self-learning made the held-out seed pairs worse (%s); kept the seed-only fit",
                     "; ".join(f"round {h['round']} P@1 NN {100 * h['heldout_nn']:.1f}% CSLS "
                               f"{100 * h['heldout_csls']:.1f}% ({h['induced'] or 0} induced)" for h in fits))
