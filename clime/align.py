@@ -316,14 +316,15 @@ def _column_topk_merge(top, block, row0=0, arg=None):
     import torch
 
     k = top.shape[0]
-    short = bool(torch.isneginf(top[-1]).any())             # a column still short of k scores: merge densely
+    thr = top[-1][None, :]
+    # dense when many will pass: a column still short of k scores, or the block's first rows say so
+    short = bool(torch.isneginf(thr).any()) or float((block[:8] > thr).float().mean()) > PRUNE_DENSE_FRACTION
     if not short:
-        idx = (block > top[-1][None, :]).nonzero()
+        idx = (block > thr).nonzero()
         if len(idx) == 0:
             return
     if short or len(idx) > PRUNE_DENSE_FRACTION * block.numel():
-        kk = min(k, block.shape[0])
-        bv, bi = block.topk(kk, dim=0)
+        bv, bi = block.topk(min(k, block.shape[0]), dim=0)
         if arg is not None:
             better = bv[0] > top[0]
             arg[better] = bi[0][better] + row0
@@ -359,15 +360,15 @@ def _column_argmax_merge(best, arg, block, row0, floor=None):
     """
     import torch
 
-    thr = best if floor is None else torch.maximum(best, floor)
-    idx = (block >= thr[None, :]).nonzero()
-    if len(idx) == 0:
-        return
-    if len(idx) > PRUNE_DENSE_FRACTION * block.numel():
+    thr = (best if floor is None else torch.maximum(best, floor))[None, :]
+    idx = None if float((block[:8] >= thr).float().mean()) > PRUNE_DENSE_FRACTION else (block >= thr).nonzero()
+    if idx is None or len(idx) > PRUNE_DENSE_FRACTION * block.numel():
         v, i = block.max(dim=0)
         better = v > best
         best[better] = v[better]
         arg[better] = i[better] + row0
+        return
+    if len(idx) == 0:
         return
     r, c = idx.unbind(1)
     v = block[r, c]
