@@ -505,3 +505,19 @@ def test_split_holdout_is_deterministic_by_source_word():
     assert al.split_holdout(pairs, 0.0)[1] == {}
     with pytest.raises(ValueError):
         al.split_holdout(pairs, 1.0)
+
+
+def test_guard_is_off_for_inputs_already_aligned_on_the_seed(caplog):
+    """make_kit.py rotates the target onto the source with the seed pairs: held-out seed pairs are not held out."""
+    import logging
+
+    S, T = _drifting()
+    seed = [(i, i) for i in range(60)]
+    _, T_pre, _ = al.align(S, T, seed)
+    with caplog.at_level(logging.WARNING, logger="clime.align"):
+        *_, hist = al.self_learn(S, T_pre, seed, 2, vocab=400, csls_k=5)
+    assert hist[-1]["heldout_pairs"] == 0 and any("already aligned" in m for m in caplog.messages)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="clime.align"):
+        *_, hist = al.self_learn(S, T, seed, 2, vocab=400, csls_k=5)
+    assert hist[-1]["heldout_pairs"] == 12 and not any("already aligned" in m for m in caplog.messages)
