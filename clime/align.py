@@ -277,14 +277,10 @@ def align(src_vectors, tgt_vectors, pairs, direction="tgt2src", iter_norm=0, ref
         S, T = iterative_normalize(S, iter_norm), iterative_normalize(T, iter_norm)
     if refine > 0:
         return self_learn(S, T, pairs, refine, direction=direction, **refine_args)
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    Xs, Xt = S[pairs[:, 0]], T[pairs[:, 1]]
-    if direction == "tgt2src":
-        W = fit_orthogonal(Xt, Xs)
-        T = (T @ W.astype(np.float32)).astype(np.float32)
-    else:
-        W = fit_orthogonal(Xs, Xt)
-        S = (S @ W.astype(np.float32)).astype(np.float32)
+    # the same fit (sorted pairs) as self-learning's, so a guarded --refine that keeps round 0 gives these bytes
+    W = _fit_pairs(S, T, {(int(i), int(j)): 1.0 for i, j in np.asarray(pairs, dtype=np.int64).reshape(-1, 2)},
+                   direction)
+    S, T = _apply(S, T, W, direction)
     return S, T, W
 
 
@@ -522,13 +518,13 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
     induced.  The map is fitted on the rest of the seed, then up to ``rounds`` times a dictionary is
     induced (CSLS mutual nearest neighbours among the first ``vocab`` rows of each side, in the current
     space), added to the fitted seed pairs and the map re-fitted.  After every fit the held-out pairs'
-    P@1 (NN and CSLS over the whole vocabularies) and the mean cosine of each held-out word to its
-    nearest gold translation are measured; the round with the most held-out hits (NN + CSLS; a tie goes
-    to the higher mean cosine, then to the earlier round) is kept, and the loop stops after ``patience`` (default
+    P@1 (NN and CSLS over the whole vocabularies) and, for the record, the mean cosine of each held-out
+    word to its nearest gold translation are measured; the round with the most held-out hits (NN + CSLS;
+    a tie keeps the earlier round: a round must earn its place) is kept, and the loop stops after ``patience`` (default
     ``DEFAULT_PATIENCE``) rounds without a better one, or when the induced dictionary stops changing.
     The output map is then re-fitted on the **whole** seed (the held-out pairs too) plus the chosen
     round's induced pairs, so with round 0 chosen it is exactly plain Procrustes on the seed.  When no
-    round beats round 0 and one is worse, a ``warning:`` names the figures.  ``holdout=0``, or a held-out
+    round beats round 0, a ``warning:`` names the figures.  ``holdout=0``, or a held-out
     part of fewer than ``HOLDOUT_MIN_WORDS`` source words (then with a warning), turns the guard off
     (the last round is the output, as before).
 
@@ -602,7 +598,7 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
         hits = {m: sum(int(top[r]) in gold[i] for r, i in enumerate(queries)) for m, top in (("nn", nn), ("csls", cs))}
         mean_cos = float(np.mean(cos))
         return {"heldout_nn": hits["nn"] / len(queries), "heldout_csls": hits["csls"] / len(queries),
-                "heldout_cos": round(mean_cos, 6), "_score": (hits["nn"] + hits["csls"], round(mean_cos, 6))}
+                "heldout_cos": round(mean_cos, 6), "_score": hits["nn"] + hits["csls"]}
 
     def record(r, induced, seconds):
         h = {"round": r, "induced": None if induced is None else len(induced), "pairs": len(fit_weights),
@@ -657,8 +653,9 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
                 stopped = "patience"
                 break
     fits = [h for h in history if not h.get("converged")]
-    if queries and best["round"] == 0 and any(h["_score"] < best["_score"] for h in fits[1:]):
-        log.warning("warning: self-learning made the held-out seed pairs worse (%s); kept the seed-only fit",
+    if queries and best["round"] == 0 and len(fits) > 1:
+        log.warning("warning: self-learning did not improve on the seed-only fit for the held-out seed pairs (%s); "
+                    "kept the seed-only fit",
                     "; ".join(f"round {h['round']} P@1 NN {100 * h['heldout_nn']:.1f}% CSLS "
                               f"{100 * h['heldout_csls']:.1f}% ({h['induced'] or 0} induced)" for h in fits))
     for h in history:

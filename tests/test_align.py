@@ -195,7 +195,7 @@ def test_align_cli_refusals(space, run):
     assert res.returncode == 2 and "--out-src" in res.stderr
     res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--eval-only")
     assert res.returncode == 2 and "--eval-dict" in res.stderr
-    save_embeddings(tmp / "d8", np.eye(8, dtype=np.float32), [f"x{i}" for i in range(7)])
+    save_embeddings(tmp / "d8", np.eye(8, dtype=np.float32), [f"x{i}" for i in range(8)])
     res = run("--src-emb", tmp / "src", "--tgt-emb", tmp / "d8", "--eval-dict", test, "--eval-only")
     assert res.returncode == 2 and "dimension" in res.stderr
 
@@ -296,18 +296,22 @@ def test_self_learning_stops_early_and_keeps_seed_and_forbidden():
     import clime.align as mod
     mod._fit_pairs, old = spy, mod._fit_pairs
     try:
-        _, _, _, hist = al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden, patience=20)
+        _, _, _, hist = al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden, holdout=0)
+        n_unguarded = len(induced)
+        al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden)       # with the guard
     finally:
         mod._fit_pairs = old
     assert hist[-2].get("converged") and len(hist) < 22     # early stop: the dictionary stopped changing
     assert hist[-1]["final"] and hist[-1]["stopped"] == "converged"
     held = al.split_holdout(seed, seed=0)[1]
     assert held and (200, 201) not in held
-    for weights in induced:                            # the held-out pairs only in the output fit (the last)
+    for n, weights in enumerate(induced):
         assert weights[(200, 201)] == 5.0 and all(weights[(i, i)] == 1.0 for i in range(60) if (i, i) not in held)
-        assert all(p in weights for p in held) == (weights is induced[-1])
         assert not set(weights) & set(forbidden)
-    assert len(induced[-1]) > 300                      # most words were induced
+        # guarded: the held-out pairs only in the output fit (the last)
+        assert all(p in weights for p in held) == (n < n_unguarded or n == len(induced) - 1)
+    assert len(induced[n_unguarded - 1]) > 300         # most words were induced
+
 
 
 def test_csls_mutual_nn_matches_dense():
