@@ -367,7 +367,9 @@ def test_align_cli_refine(space, run):
 
 
 @pytest.mark.parametrize("bad, what", [(("--refine", "-1"), "--refine: must be an integer >= 0"),
-                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1")])
+                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1"),
+                                       (("--holdout", "1"), "--holdout: must be a finite number >= 0 and < 1"),
+                                       (("--patience", "0"), "--patience: must be an integer >= 1")])
 def test_align_cli_refine_bad_values(space, bad, what):
     tmp, S, T, R, train, test = space
     res = _subprocess("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--out-src", tmp / "a",
