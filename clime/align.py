@@ -329,8 +329,11 @@ def _column_topk_merge(top, block, row0=0, arg=None):
         return
     r, c = idx.unbind(1)
     v = block[r, c]
-    ucols, inv = torch.unique(c, return_inverse=True)
+    ucols = torch.bincount(c, minlength=top.shape[1]).nonzero().flatten()    # the columns touched, sorted
     u = len(ucols)
+    pos = torch.empty(top.shape[1], dtype=torch.int64, device=top.device)
+    pos[ucols] = torch.arange(u, device=top.device)
+    inv = pos[c]
     old = top[:, ucols]                                    # [k, u], descending
     vals = torch.cat([old.reshape(-1), v])
     cols = torch.cat([torch.arange(u, device=top.device).repeat(k), inv])
