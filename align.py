@@ -11,7 +11,7 @@ Dictionaries are 'source<TAB>target' lines (source = the --src-emb language).
 import logging
 
 from clime import cli
-from clime.align import DEFAULT_REFINE
+from clime.align import DEFAULT_HOLDOUT, DEFAULT_PATIENCE, DEFAULT_REFINE
 from clime.errors import ClimeError
 
 log = logging.getLogger("clime.align")
@@ -37,6 +37,13 @@ def main(argv=None):
                         "Procrustes on the seed dictionary")
     p.add_argument("--refine-vocab", type=cli.integer(1), default=20000, metavar="N",
                    help="self-learning induces pairs among the first N (most frequent) words of each side")
+    p.add_argument("--holdout", type=cli.real(0, 1, hi_open=True), default=DEFAULT_HOLDOUT, metavar="FRACTION",
+                   help="self-learning guard: this fraction of the seed's source words (drawn with --seed) is held "
+                        "out, never fitted on; the round with the best held-out P@1 is kept and the output map "
+                        "re-fitted on the whole seed plus that round's induced pairs. 0 = no guard (the last round "
+                        "is kept)")
+    p.add_argument("--patience", type=cli.integer(1), default=DEFAULT_PATIENCE, metavar="ROUNDS",
+                   help="self-learning stops after this many rounds without a better held-out P@1")
     p.add_argument("--min-pairs", type=cli.integer(1), default=10,
                    help="refuse a training dictionary with fewer in-vocabulary pairs than this")
     p.add_argument("--eval-dict", help="test dictionary: print word-translation precision@1 (NN and CSLS)")
@@ -95,8 +102,11 @@ def main(argv=None):
                     evaluate = al.round_evaluator(src.words, tgt.words, eval_pairs, args.csls_k, device)
                 S, T, W, history = al.align(src.vectors, tgt.vectors, pairs, args.direction, args.iter_norm,
                                             refine=args.refine, vocab=args.refine_vocab, csls_k=args.csls_k,
-                                            device=device, evaluate=evaluate, progress=not cli.progress_disabled())
-                fit_info.update(refine_vocab=args.refine_vocab, rounds=history,
+                                            device=device, evaluate=evaluate, progress=not cli.progress_disabled(),
+                                            holdout=args.holdout, patience=args.patience, holdout_seed=args.seed)
+                fit_info.update(refine_vocab=args.refine_vocab, holdout=args.holdout, patience=args.patience,
+                                rounds=history[:-1], chosen_round=history[-1]["round"],
+                                stopped=history[-1]["stopped"], n_heldout_pairs=history[-1]["heldout_pairs"],
                                 n_pairs_final=history[-1]["pairs"])
             moved = "tgt" if args.direction == "tgt2src" else "src"
             written = []

@@ -308,7 +308,8 @@ def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0, refine=0,
     ``feedback_weight`` (a seed pair weighs 1; a pair in both keeps the larger).
     With ``refine`` > 0 the fit is the self-learning of ``align.py --refine``
     (:func:`clime.align.self_learn`) seeded by these weighted pairs: they stay in
-    every round, and no rejected pair is ever induced.
+    every round (but for the guard's held-out part, which only the output fit uses),
+    no rejected pair is ever induced, and the round is chosen by the held-out guard.
     Returns the rotated target matrix (float32), W, and counts.
     """
     rejected = set(map(tuple, rejected))
@@ -333,7 +334,8 @@ def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0, refine=0,
     if refine > 0:
         _, T_new, W, history = self_learn(S, T, weights, refine, vocab=refine_vocab, csls_k=csls_k,
                                           forbidden=rejected, device=device, progress=progress)
-        info.update(rounds=history, pairs_final=history[-1]["pairs"])
+        info.update(rounds=history[:-1], pairs_final=history[-1]["pairs"], chosen_round=history[-1]["round"],
+                    heldout_pairs=history[-1]["heldout_pairs"], stopped=history[-1]["stopped"])
         return T_new, W, info
     pairs = np.array(sorted(weights), dtype=np.int64)
     w = np.array([weights[tuple(p)] for p in pairs], dtype=np.float64)
@@ -402,7 +404,8 @@ def update(src, tgt, judgements, cfg, strict=False):
                               cfg.refine, cfg.refine_vocab, cfg.csls_k, cfg.local.device, cfg.local.progress)
         log.info("realign: fitted on %d pair(s) (%d accepted pair(s) added, %d rejected seed pair(s) removed)%s",
                  rinfo["pairs"], rinfo["feedback_added"], rinfo["seed_removed_as_rejected"],
-                 f"; self-learning: {rinfo['pairs_final']} pair(s) after {len(rinfo['rounds']) - 1} round(s)"
+                 f"; self-learning: {rinfo['pairs_final']} pair(s), round {rinfo['chosen_round']} of "
+                 f"{len(rinfo['rounds']) - 1} kept (held-out guard: {rinfo['heldout_pairs']} seed pair(s))"
                  if cfg.refine > 0 else "")
         report["realign"] = rinfo
     if cfg.run_local:

@@ -272,17 +272,18 @@ def test_self_learning_recovers_a_rotation_from_a_small_seed():
     assert p1(S, T0) < 0.5
     assert p1(S1, T1) >= 0.95
     np.testing.assert_array_equal(S1, S)               # tgt2src: the source side is untouched
-    assert hist[0]["round"] == 0 and hist[0]["induced"] is None and len(hist) >= 2
-    assert all(h["induced"] > 0 for h in hist[1:])
+    assert hist[0]["round"] == 0 and hist[0]["induced"] is None and len(hist) >= 3
+    assert all(h["induced"] > 0 for h in hist[1:-1])
+    assert hist[-1]["final"] and hist[-1]["round"] > 0 and hist[-1]["heldout_pairs"] == 0   # too few to hold out
     # same inputs, same bytes
     _, T2, W2, hist2 = al.align(S, T, seed, refine=10, vocab=400, csls_k=5)
     assert T2.tobytes() == T1.tobytes() and W2.tobytes() == W.tobytes()
-    assert [h["induced"] for h in hist2] == [h["induced"] for h in hist]
+    assert hist2 == [dict(h, seconds=h2["seconds"]) if "seconds" in h else h for h, h2 in zip(hist, hist2)]
 
 
 def test_self_learning_stops_early_and_keeps_seed_and_forbidden():
     S, T, R = _noisy_rotated(noise=0.02)
-    seed = {(i, i): 1.0 for i in range(30)}
+    seed = {(i, i): 1.0 for i in range(60)}
     seed[(200, 201)] = 5.0                             # a wrong seed pair, heavily weighted: kept anyway
     forbidden = [(i, i) for i in range(300, 320)]      # right pairs the annotator rejected: never induced
     induced = []
@@ -295,14 +296,22 @@ def test_self_learning_stops_early_and_keeps_seed_and_forbidden():
     import clime.align as mod
     mod._fit_pairs, old = spy, mod._fit_pairs
     try:
-        _, _, _, hist = al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden)
+        _, _, _, hist = al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden, holdout=0)
+        n_unguarded = len(induced)
+        al.self_learn(S, T, seed, 20, vocab=400, csls_k=5, forbidden=forbidden)       # with the guard
     finally:
         mod._fit_pairs = old
-    assert hist[-1].get("converged") and len(hist) < 21     # early stop: the dictionary stopped changing
-    for weights in induced:
-        assert weights[(200, 201)] == 5.0 and all(weights[(i, i)] == 1.0 for i in range(30))
+    assert hist[-2].get("converged") and len(hist) < 22     # early stop: the dictionary stopped changing
+    assert hist[-1]["final"] and hist[-1]["stopped"] == "converged"
+    held = al.split_holdout(seed, seed=0)[1]
+    assert held and (200, 201) not in held
+    for n, weights in enumerate(induced):
+        assert weights[(200, 201)] == 5.0 and all(weights[(i, i)] == 1.0 for i in range(60) if (i, i) not in held)
         assert not set(weights) & set(forbidden)
-    assert len(induced[-1]) > 300                      # most words were induced
+        # guarded: the held-out pairs only in the output fit (the last)
+        assert all(p in weights for p in held) == (n < n_unguarded or n == len(induced) - 1)
+    assert len(induced[n_unguarded - 1]) > 300         # most words were induced
+
 
 
 def test_csls_mutual_nn_matches_dense():
@@ -340,8 +349,9 @@ def test_align_cli_refine(space, run):
     r = json.loads((tmp / "r.json").read_text())
     assert r0["p1_nn"] < 0.6 and r["p1_nn"] >= 0.95
     fits = [h for h in r["rounds"] if not h.get("converged")]
-    assert r["refine"] == 8 and fits[0]["round"] == 0 and fits[-1]["p1_nn"] == pytest.approx(r["p1_nn"])
-    assert r["rounds"][0]["p1_nn"] == pytest.approx(r0["p1_nn"])
+    assert r["refine"] == 8 and fits[0]["round"] == 0 and r["chosen_round"] > 0 and r["n_heldout_pairs"] == 0
+    assert r["stopped"] in ("converged", "patience", "rounds")
+    assert fits[0]["p1_nn"] < 0.6
     assert r["n_pairs_final"] > 200
     # --refine 0 is exactly plain Procrustes (the same bytes as align() of before)
     _, T0, _ = al.align(S, Tn, [(i, i) for i in range(7)])
@@ -357,7 +367,9 @@ def test_align_cli_refine(space, run):
 
 
 @pytest.mark.parametrize("bad, what", [(("--refine", "-1"), "--refine: must be an integer >= 0"),
-                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1")])
+                                       (("--refine-vocab", "0"), "--refine-vocab: must be an integer >= 1"),
+                                       (("--holdout", "1"), "--holdout: must be a finite number >= 0 and < 1"),
+                                       (("--patience", "0"), "--patience: must be an integer >= 1")])
 def test_align_cli_refine_bad_values(space, bad, what):
     tmp, S, T, R, train, test = space
     res = _subprocess("--src-emb", tmp / "src", "--tgt-emb", tmp / "tgt", "--dict", train, "--out-src", tmp / "a",
@@ -385,3 +397,133 @@ def test_csls_top1_matches_dense(margin, chunk):
     T = lambda x: torch.as_tensor(x)  # noqa: E731
     nn, cs = al.csls_top1(T(Sn[q]), T(Bn), T(Sn), 10, chunk=chunk, margin=margin)
     assert (nn == dense_nn).all() and (cs == dense_csls).all()
+
+
+# ------------------------------------------------------------------ exactness of the pruned searches
+
+def _grid_space(n, d, seed, dup=0.3, hubs=3):
+    """Vectors on a grid of quarters (every product, penalty and score is exact in float32), with duplicated
+    rows (exact ties) and a few hub rows close to many others."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, (n, d)).astype(np.float32) / 4
+    dups = rng.choice(n, int(dup * n), replace=False)
+    X[dups] = X[rng.integers(0, n, len(dups))]
+    X[rng.choice(n, hubs, replace=False)] = 0.25               # hubs: near the all-positive corner
+    return torch.as_tensor(X)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1 / 16, 1.0])     # always dense, the default, always pruned
+@pytest.mark.parametrize("chunk", [5, 4096])
+def test_pruned_mutual_nn_is_exactly_dense_with_ties_and_hubs(monkeypatch, fraction, chunk):
+    import torch
+
+    monkeypatch.setattr(al, "PRUNE_DENSE_FRACTION", fraction)
+    for seed, (na, nb) in enumerate([(60, 80), (90, 45), (200, 200)]):
+        A, B = _grid_space(na, 8, seed), _grid_space(nb, 8, seed + 10)
+        dense = al.dense_mutual_nn(A, B, 4)
+        assert np.array_equal(al.csls_mutual_nn(A, B, 4, chunk=chunk), dense)
+        C = (A @ B.T).numpy()
+        assert len(np.unique(C)) < C.size / 10                   # many exact ties
+        rA, rB = al.csls_penalties(A, B, 4, chunk=chunk)
+        assert torch.equal(rB, torch.as_tensor(np.sort(C, axis=0)[-4:].mean(0)))
+    # random unit vectors (no ties)
+    rng = np.random.default_rng(7)
+    A = torch.nn.functional.normalize(torch.as_tensor(rng.standard_normal((300, 12)), dtype=torch.float32), dim=1)
+    B = torch.nn.functional.normalize(torch.as_tensor(rng.standard_normal((250, 12)), dtype=torch.float32), dim=1)
+    assert np.array_equal(al.csls_mutual_nn(A, B, 10, chunk=chunk), al.dense_mutual_nn(A, B, 10))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+@pytest.mark.parametrize("chunk", [6, 4096])
+def test_single_pass_top1_is_exactly_dense_with_ties_and_hubs(monkeypatch, fraction, chunk):
+    import torch
+
+    monkeypatch.setattr(al, "PRUNE_DENSE_FRACTION", fraction)
+    for seed in range(3):
+        S, B = _grid_space(150, 8, seed), _grid_space(220, 8, seed + 20)
+        q = torch.as_tensor(np.sort(np.random.default_rng(seed).choice(150, 40, replace=False)))
+        for margin in (1, 4):
+            stats = {}
+            nn, cs = al.csls_top1(S[q], B, S, 5, chunk=chunk, margin=margin, stats=stats)
+            dnn, dcs = al.dense_csls_top1(S[q], B, S, 5)
+            assert np.array_equal(nn, dnn) and np.array_equal(cs, dcs)
+            assert 0 < stats["exact_penalties"] <= 220
+
+
+# ------------------------------------------------------------------ the self-learning guard
+
+def _drifting(n=400, d=24, n_iso=60, seed=0):
+    """Only the first ``n_iso`` words are translations (a rotation); the rest of the target space is a noisy
+    copy of the source under another rotation (a non-isomorphic pair: most of the vocabulary matches the
+    wrong way), so self-learning induces mostly wrong pairs, consistently, and pulls the map away."""
+    rng = np.random.default_rng(seed)
+    S = normalize(rng.standard_normal((n, d)).astype(np.float32), "center-unit")
+    R = _rotation(d, seed + 1)
+    q, r = np.linalg.qr(np.eye(d) + 0.3 * rng.standard_normal((d, d)))      # a rotation near the identity
+    T = ((S + 0.1 * rng.standard_normal((n, d)).astype(np.float32)) @ (R @ (q * np.sign(np.diag(r)))).T)
+    T[:n_iso] = S[:n_iso] @ R.T
+    return S, T.astype(np.float32)
+
+
+def test_guard_never_worse_than_seed_only_and_warns(tmp_path, run, caplog):
+    import logging
+
+    S, T = _drifting()
+    sw, tw = [f"s{i}" for i in range(len(S))], [f"t{i}" for i in range(len(T))]
+    save_embeddings(tmp_path / "src", S, sw)
+    save_embeddings(tmp_path / "tgt", T, tw)
+    seed = [(i, i) for i in range(60)]
+    _write_dict(tmp_path / "seed.tsv", [(sw[i], tw[j]) for i, j in seed])
+    held = sorted(al.split_holdout({p: 1.0 for p in seed}, seed=0)[1])
+    assert len(held) == 12
+    _write_dict(tmp_path / "held.tsv", [(sw[i], tw[j]) for i, j in held])
+    common = ["--src-emb", tmp_path / "src", "--tgt-emb", tmp_path / "tgt", "--dict", tmp_path / "seed.tsv",
+              "--eval-dict", tmp_path / "held.tsv", "--refine-vocab", 400, "--csls-k", 5]
+    p1 = {}
+    for name, extra in (("plain", ["--refine", 0]), ("guard", ["--refine", 5]),
+                        ("unguarded", ["--refine", 5, "--holdout", 0])):
+        with caplog.at_level(logging.WARNING, logger="clime.align"):
+            caplog.clear()
+            res = run(*common, *extra, "--out-src", tmp_path / f"{name}_s", "--out-tgt", tmp_path / f"{name}_t",
+                      "--results", tmp_path / f"{name}.json")
+        assert res.returncode == 0, res.stderr
+        p1[name] = json.loads((tmp_path / f"{name}.json").read_text())
+        warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("warning:")]
+        assert bool(warned) == (name == "guard")
+        if name == "guard":
+            assert "round 0 P@1 NN 100.0%" in warned[0] and "kept the seed-only fit" in warned[0]
+    assert p1["unguarded"]["p1_nn"] < p1["plain"]["p1_nn"] == 1.0     # the drift the guard is for
+    assert p1["guard"]["p1_nn"] >= p1["plain"]["p1_nn"] and p1["guard"]["p1_csls"] >= p1["plain"]["p1_csls"]
+    assert p1["guard"]["chosen_round"] == 0 and p1["guard"]["stopped"] == "patience"
+    assert len(p1["guard"]["rounds"]) == 3                             # round 0, then 2 worse rounds (patience 2)
+    # round 0 kept: the output is exactly plain Procrustes on the whole seed
+    assert (tmp_path / "guard_t" / "E.npy").read_bytes() == (tmp_path / "plain_t" / "E.npy").read_bytes()
+
+
+def test_split_holdout_is_deterministic_by_source_word():
+    pairs = {(i, j): 1.0 for i in range(50) for j in (2 * i, 2 * i + 1)}
+    fit, held = al.split_holdout(pairs, 0.2, seed=3)
+    assert len(held) == 20 and len({i for i, _ in held}) == 10 and not {i for i, _ in fit} & {i for i, _ in held}
+    assert al.split_holdout(dict(reversed(list(pairs.items()))), 0.2, seed=3)[1] == held
+    assert al.split_holdout(pairs, 0.2, seed=4)[1] != held
+    assert al.split_holdout(pairs, 0.0)[1] == {}
+    with pytest.raises(ValueError):
+        al.split_holdout(pairs, 1.0)
+
+
+def test_guard_is_off_for_inputs_already_aligned_on_the_seed(caplog):
+    """make_kit.py rotates the target onto the source with the seed pairs: held-out seed pairs are not held out."""
+    import logging
+
+    S, T = _drifting()
+    seed = [(i, i) for i in range(60)]
+    _, T_pre, _ = al.align(S, T, seed)
+    with caplog.at_level(logging.WARNING, logger="clime.align"):
+        *_, hist = al.self_learn(S, T_pre, seed, 2, vocab=400, csls_k=5)
+    assert hist[-1]["heldout_pairs"] == 0 and any("already aligned" in m for m in caplog.messages)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="clime.align"):
+        *_, hist = al.self_learn(S, T, seed, 2, vocab=400, csls_k=5)
+    assert hist[-1]["heldout_pairs"] == 12 and not any("already aligned" in m for m in caplog.messages)

@@ -260,6 +260,7 @@ def test_realign_self_learning_keeps_feedback_and_never_induces_rejected(monkeyp
     T_new, W, info = up.realign(S, T, seed, accepted, rejected, feedback_weight=3.0, refine=10, refine_vocab=300,
                                 csls_k=5)
     assert len(fits) >= 2 and info["refine"] == 10 and info["pairs_final"] > 250
+    assert info["heldout_pairs"] == 0                                  # 11 seed words: too few to hold out
     for weights in fits:
         assert all(weights[p] == 1.0 for p in seed) and all(weights[p] == 3.0 for p in accepted)
         assert not set(weights) & set(rejected)
@@ -268,6 +269,28 @@ def test_realign_self_learning_keeps_feedback_and_never_induces_rejected(monkeyp
     assert near(T0) < 0.8 and near(T_new) > 0.9
     T2, _, _ = up.realign(S, T, seed, accepted, rejected, feedback_weight=3.0, refine=10, refine_vocab=300, csls_k=5)
     assert T2.tobytes() == T_new.tobytes()
+
+
+def test_realign_guard_keeps_the_seed_fit_when_self_learning_drifts(caplog):
+    """A target whose bulk matches the source under another rotation: self-learning follows the bulk
+    away from the seed; the held-out guard keeps the seed-only fit and says so."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    S = unit(rng.standard_normal((400, 24)))
+    R = rotation(24, 1)
+    q, r = np.linalg.qr(np.eye(24) + 0.3 * rng.standard_normal((24, 24)))
+    T = (S + 0.1 * rng.standard_normal((400, 24))) @ (R @ (q * np.sign(np.diag(r))))
+    T[:60] = S[:60] @ R
+    seed = [(i, i) for i in range(60)]
+    T0, W0, _ = up.realign(S, T, seed, [], [])
+    with caplog.at_level(logging.WARNING):
+        T1, W1, info = up.realign(S, T, seed, [], [], refine=5, refine_vocab=400, csls_k=5)
+    assert info["chosen_round"] == 0 and info["heldout_pairs"] == 12 and info["stopped"] == "patience"
+    assert any(m.startswith("warning: self-learning did not improve") for m in caplog.messages)
+    np.testing.assert_allclose(W1, W0, atol=1e-6)                     # the seed-only fit, whole seed
+    near = lambda X: float(np.mean(np.argmax(unit(X[:60]) @ unit(S[:60]).T, axis=1) == np.arange(60)))  # noqa: E731
+    assert near(T1) == near(T0) == 1.0
 
 
 def write_dir(path, E, words):
