@@ -42,7 +42,7 @@ def main(argv=None):
     p.add_argument("--min-n", type=cli.integer(1), default=DEFAULTS["min_n"], help="shortest character n-gram")
     p.add_argument("--max-n", type=cli.integer(1), default=DEFAULTS["max_n"], help="longest character n-gram")
     p.add_argument("--bucket", type=cli.integer(1), default=DEFAULTS["bucket"],
-                   help="hash buckets for the n-grams (memory: bucket x dim x 4 bytes, twice while training)")
+                   help="hash buckets for the n-grams (memory: about bucket x dim x 4 bytes)")
     p.add_argument("--negative", type=cli.integer(1), default=DEFAULTS["negative"], help="negative samples")
     p.add_argument("--sample", type=cli.real(0, 1), default=DEFAULTS["sample"],
                    help="down-sampling threshold of frequent words")
