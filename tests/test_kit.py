@@ -218,13 +218,18 @@ def test_split_parallel_never_leaks_on_random_duplicates(seed):
     _assert_disjoint(s, p, held)
 
 
+def _parallel_src(tmp_path):
+    """Source documents 0..11 with texts that all differ (so every id is its own group)."""
+    return _tsv(tmp_path / "en_p.tsv", [(i, TOPICS[i % 4], f"The {EN[2 * (i % 4)]} and {EN[i]} n{i}")
+                                        for i in range(12)])
+
+
 def test_build_kit_splits_parallel_files_with_a_warning(tmp_path, caplog):
     f = _kit_inputs(tmp_path)
     rng = random.Random(2)
     tgt = [(i, TOPICS[i % 4], f"L'{FR[2 * (i % 4)]} et le {FR[2 * (i % 4) + 1]} {rng.choice(FR)} n{i}")
            for i in range(12)]  # the same ids as the source documents: parallel
-    f["src"] = _tsv(tmp_path / "en_p.tsv", [(i, TOPICS[i % 4], f"The {EN[2 * (i % 4)]} and {EN[i]} n{i}")
-                                            for i in range(12)])
+    f["src"] = _parallel_src(tmp_path)
     header = ("nr", "thème", "phrase")  # the French files have other headers
     f["tgt_train"] = _tsv(tmp_path / "p_train.tsv", tgt[:8], header)
     f["tgt_dev"] = _tsv(tmp_path / "p_dev.tsv", tgt[8:10], header)
@@ -247,3 +252,25 @@ def test_build_kit_splits_parallel_files_with_a_warning(tmp_path, caplog):
     assert any("kept as given (--no-split)" in r.getMessage() for r in caplog.records)
     with pytest.raises(ClimeError, match="no text column 'text'"):
         _build(tmp_path, f, out="nocols")
+
+
+def test_make_kit_cli_parallel_warning_and_options(tmp_path):
+    f = _kit_inputs(tmp_path)
+    f["src"] = _parallel_src(tmp_path)
+    rows = [(i, TOPICS[i % 4], f"Le {FR[2 * (i % 4)]} n{i}") for i in range(12)]
+    header = ("nr", "thème", "phrase")
+    train, test = _tsv(tmp_path / "p_train.tsv", rows[:9], header), _tsv(tmp_path / "p_test.tsv", rows[9:], header)
+    cmd = [sys.executable, str(ROOT / "make_kit.py"), "--out", str(tmp_path / "kit"), "--src-lang", "en",
+           "--tgt-lang", "fr", "--src-train", str(f["src"]), "--tgt-train", str(train), "--tgt-test", str(test),
+           "--src-vec", str(tmp_path / "en.vec"), "--tgt-vec", str(tmp_path / "fr.vec"), "--dict",
+           str(tmp_path / "dict.tsv"), "--test-words", "3", "--seed-pairs", "5", "--label-column", "category",
+           "--id-column", "index_id", "--tgt-text-column", "phrase", "--tgt-label-column", "thème",
+           "--tgt-id-column", "nr", "--src-size", "4", "--split-seed", "1", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: 12 ids name both a source and a target document")
+    assert len(read_docs(tmp_path / "kit" / "en.json")) == 4
+    assert len(read_docs(tmp_path / "kit" / "fr_unlabeled.json", labeled=False)) == 5
+    proc = subprocess.run(cmd[:-5] + ["--src-size", "10", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "error: --src-size 10: there are only 9 parallel documents" in proc.stderr
