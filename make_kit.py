@@ -15,6 +15,7 @@ import json
 import logging
 
 from clime import cli
+from clime.kit import DEFAULT_SRC_SHARE
 
 log = logging.getLogger("clime.kit")
 
@@ -51,6 +52,18 @@ def main(argv=None):
     p.add_argument("--text-column", default="text", help="column of the document text")
     p.add_argument("--label-column", default="label", help="column of the label name")
     p.add_argument("--id-column", help="column of a document id (default: documents numbered in file order)")
+    p.add_argument("--tgt-text-column", help="the target files' text column, when their header differs "
+                                             "(default: --text-column)")
+    p.add_argument("--tgt-label-column", help="the target files' label column (default: --label-column)")
+    p.add_argument("--tgt-id-column", help="the target files' id column (default: --id-column)")
+    p.add_argument("--src-size", type=cli.integer(0), metavar="N",
+                   help="parallel files (source and target documents share ids): N of the parallel documents "
+                        "become source training documents, the rest the target pool (<tgt>_unlabeled/_labeled); "
+                        f"default: {int(100 * DEFAULT_SRC_SHARE)}%% of them")
+    p.add_argument("--split-seed", type=cli.integer(0), default=0, help="seed of the parallel split's shuffle")
+    p.add_argument("--no-split", action="store_true",
+                   help="keep parallel files as given (the same sentence may then be in the source training "
+                        "documents and among the target documents); without it they are split, with a warning")
     p.add_argument("--summary", metavar="FILE.json", help="also write the summary (counts, token coverage) as JSON")
     args = cli.parse(p, argv)
 
@@ -62,7 +75,9 @@ def main(argv=None):
         args.tgt_vec, args.dict, tgt_dev=args.tgt_dev, test_dict=args.test_dict, test_words=args.test_words,
         seed_pairs=args.seed_pairs, top=args.top, digits=args.digits, seed=args.seed, categories=args.categories,
         text_col=args.text_column, label_col=args.label_column, id_col=args.id_column,
-        dict_vectors=not args.no_dict_vectors, progress=not args.quiet)
+        dict_vectors=not args.no_dict_vectors, progress=not args.quiet, tgt_text_col=args.tgt_text_column,
+        tgt_label_col=args.tgt_label_column, tgt_id_col=args.tgt_id_column, split=not args.no_split,
+        src_size=args.src_size, split_seed=args.split_seed)
     cov = summary["coverage"]
     log.info("%s: %d %s / %d %s words; %d source documents, %d target test, %d dev, %d target documents; "
              "seed %d / oracle %d / test %d pairs", summary["out"], summary["src_words"], args.src_lang,

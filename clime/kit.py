@@ -137,7 +137,8 @@ def read_table(path, text_col="text", label_col="label", id_col=None, need_label
 class DocumentReader:
     """Reads document files once each and gives them document ids that are the same
     wherever a file is used twice (e.g. the dev file, also part of the annotator's
-    documents): the file's id column, or a running number across files."""
+    documents): the file's id column, or a running number across files.  ``cols`` is
+    ``(text, label, id)``; :meth:`read` takes other columns for one side's files."""
 
     def __init__(self, text_col, label_col, id_col):
         self.cols = (text_col, label_col, id_col)
@@ -145,10 +146,11 @@ class DocumentReader:
         self.next_id = 0
         self.labels_seen = []
 
-    def read(self, path, lang, need_label):
-        key = str(Path(path).resolve())
+    def read(self, path, lang, need_label, cols=None):
+        cols = tuple(cols or self.cols)
+        text_col, label_col, id_col = cols
+        key = (str(Path(path).resolve()), cols)
         if key not in self.cache:
-            text_col, label_col, id_col = self.cols
             rows = read_table(path, text_col, label_col, id_col, need_label=False)
             docs = []
             for line, doc_id, text, label in rows:
@@ -160,7 +162,7 @@ class DocumentReader:
             self.cache[key] = docs
         docs = self.cache[key]
         if need_label and docs[0]["label"] is None:
-            raise ClimeError(f"no label column {self.cols[1]!r} in the header, and this file needs labels", path, 1)
+            raise ClimeError(f"no label column {label_col!r} in the header, and this file needs labels", path, 1)
         return docs
 
 
@@ -184,6 +186,101 @@ def check_unique_ids(groups, what):
                 raise ClimeError(f"document id {d['id']!r} also appears in {seen[d['id']]} ({what} files are joined, "
                                  "so ids must differ; leave out the id column to number them)", path, d["line"])
             seen[d["id"]] = path
+
+
+# ----------------------------------------------------------------------------- the non-parallel split
+
+DEFAULT_SRC_SHARE = 0.7  # without src_size: this share of the parallel ids goes to the source side
+
+
+def _id_key(doc_id):
+    return (isinstance(doc_id, str), doc_id)  # ints before strings, each in their order
+
+
+def shared_ids(src_docs, tgt_docs):
+    """Ids that occur among both the source and the target documents (parallel files)."""
+    return {d["id"] for d in src_docs} & {d["id"] for d in tgt_docs}
+
+
+def split_parallel(src_docs, pool_docs, held_docs, src_size=None, seed=0):
+    """Make parallel (translated) documents non-parallel: no id, and no identical text,
+    of the source training documents, the target pool, and the held-out target
+    documents (``held_docs``: dev and test) in two of them.
+
+    Ids are joined into groups when their documents share an identical text (any side,
+    any language: names and numbers are not translated).  A group touching a held
+    document is dropped from source and pool.  A group with documents on one side only
+    stays on that side.  The other groups (parallel: an id with both sides, or identical
+    texts across the sides) are ordered by their smallest id, shuffled with
+    ``random.Random(seed)``, and given to the source side until it holds ``src_size`` of
+    their ids (default: ``DEFAULT_SRC_SHARE`` of them); the rest go to the pool.  Each
+    document keeps its file order.  With singleton groups this is: sort the ids, shuffle,
+    the first ``src_size`` are source documents, the rest the pool.
+
+    Returns ``(source documents, pool documents, info)``; ``info`` counts the groups.
+    """
+    docs = [("src", d) for d in src_docs] + [("pool", d) for d in pool_docs] + [("held", d) for d in held_docs]
+    parent = {}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if _id_key(rb) < _id_key(ra):
+                ra, rb = rb, ra
+            parent[rb] = ra
+
+    by_text = {}
+    for _, d in docs:
+        parent.setdefault(d["id"], d["id"])
+    for _, d in docs:
+        first = by_text.setdefault(tuple(d["text"]), d["id"])
+        union(first, d["id"])
+    sides = {}
+    for side, d in docs:
+        sides.setdefault(find(d["id"]), set()).add(side)
+    members = {}
+    for side, d in docs:
+        if side != "held":
+            members.setdefault(find(d["id"]), set()).add(d["id"])
+    fixed = {}
+    parallel = []
+    for root, s in sides.items():
+        if "held" in s:
+            fixed[root] = "dropped" if s != {"held"} else "held"
+        elif s == {"src"} or s == {"pool"}:
+            fixed[root] = next(iter(s))
+        else:
+            parallel.append(root)
+    parallel.sort(key=_id_key)
+    n_parallel = sum(len(members[r]) for r in parallel)
+    if src_size is None:
+        src_size = int(DEFAULT_SRC_SHARE * n_parallel)
+    if not 0 <= src_size <= n_parallel:
+        raise ClimeError(f"--src-size {src_size}: there are only {n_parallel} parallel documents to split "
+                         "(the others are held out or on one side only)")
+    random.Random(seed).shuffle(parallel)
+    taken = 0
+    for root in parallel:
+        size = len(members[root])
+        if taken + size <= src_size:
+            fixed[root], taken = "src", taken + size
+        else:
+            fixed[root] = "pool"
+    src = [d for d in src_docs if fixed[find(d["id"])] == "src"]
+    pool = [d for d in pool_docs if fixed[find(d["id"])] == "pool"]
+    dropped_src = len(src_docs) - len(src)
+    dropped_pool = len(pool_docs) - len(pool)
+    info = {"parallel_ids": n_parallel, "src_from_parallel": taken, "src_docs": len(src), "pool_docs": len(pool),
+            "src_left_out": dropped_src, "pool_left_out": dropped_pool,
+            "groups_touching_held": sum(1 for v in fixed.values() if v == "dropped"),
+            "multi_id_groups": sum(1 for r in parallel if len(members[r]) > 1)}
+    return src, pool, info
 
 
 # ----------------------------------------------------------------------------- dictionaries and vectors
@@ -271,14 +368,44 @@ def _read_categories(spec):
 
 # ----------------------------------------------------------------------------- the kit
 
+def _split_if_parallel(src_docs, unlabeled, labeled, held, split, src_size, split_seed):
+    """:func:`split_parallel` when source and target documents share ids (with a warning)."""
+    shared = shared_ids(src_docs, unlabeled + held)
+    if not shared:
+        if src_size is not None:
+            log.warning("warning: --src-size ignored: the source and target documents share no id (not parallel)")
+        return src_docs, unlabeled, labeled, None
+    if not split:
+        log.warning("warning: %d ids name both a source and a target document (parallel files?); kept as given "
+                    "(--no-split): the same sentence may be in two splits", len(shared))
+        return src_docs, unlabeled, labeled, None
+    src_docs, pool, info = split_parallel(src_docs, unlabeled, held, src_size, split_seed)
+    keep = {d["id"] for d in pool}
+    unlabeled = [d for d in unlabeled if d["id"] in keep]
+    labeled = None if labeled is None else [d for d in labeled if d["id"] in keep]
+    log.warning("warning: %d ids name both a source and a target document: the files look parallel (translations "
+                "of each other); split so that no sentence is in two splits: %d source documents, %d target "
+                "documents for the annotator; %d source and %d target documents left out (their sentence is in "
+                "another split; --no-split keeps the files as given)", len(shared), len(src_docs), len(unlabeled),
+                info["src_left_out"], info["pool_left_out"])
+    return src_docs, unlabeled, labeled, info
+
+
 def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, tgt_vec, dictionary, tgt_dev=(),
               test_dict=None, test_words=0, seed_pairs=200, top=5000, digits=4, seed=0, categories=None,
-              text_col="text", label_col="label", id_col=None, dict_vectors=True, progress=True):
+              text_col="text", label_col="label", id_col=None, dict_vectors=True, progress=True,
+              tgt_text_col=None, tgt_label_col=None, tgt_id_col=None, split=True, src_size=None, split_seed=0):
     """Write a kit into directory ``out`` (replaced whole, only once everything is made).
     Returns a summary dict (counts, coverage).  Without ``dict_vectors`` the vector
     subset has the documents' words, the ``top`` most frequent and the test
     dictionary's words only, and the training dictionary keeps only the pairs inside
-    it (before the seed is drawn): a smaller kit."""
+    it (before the seed is drawn): a smaller kit.
+
+    ``tgt_*_col``: the target files' columns, when their header differs (default: the
+    shared ones).  When source and target documents share ids (parallel files, e.g.
+    SIB-200), a warning says so and, with ``split``, :func:`split_parallel` keeps every
+    sentence in one split only (``src_size`` parallel documents for the source side,
+    drawn with ``split_seed``; the pool is the rest)."""
     from .align import fit_orthogonal, read_dictionary
     from .vecfile import read_vec, write_vec
 
@@ -289,9 +416,10 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
     names = kit_names(src_lang, tgt_lang)
     reader = DocumentReader(text_col, label_col, id_col)
     src_raw = [(p, reader.read(p, src_lang, True)) for p in src_train]
-    test_raw = [(p, reader.read(p, tgt_lang, True)) for p in tgt_test]
-    dev_raw = [(p, reader.read(p, tgt_lang, True)) for p in tgt_dev]
-    tr_raw = [(p, reader.read(p, tgt_lang, False)) for p in tgt_train]
+    tgt_cols = (tgt_text_col or text_col, tgt_label_col or label_col, tgt_id_col or id_col)
+    test_raw = [(p, reader.read(p, tgt_lang, True, tgt_cols)) for p in tgt_test]
+    dev_raw = [(p, reader.read(p, tgt_lang, True, tgt_cols)) for p in tgt_dev]
+    tr_raw = [(p, reader.read(p, tgt_lang, False, tgt_cols)) for p in tgt_train]
     for what, groups in (("source", src_raw), ("target test", test_raw), ("target dev", dev_raw),
                          ("target", tr_raw)):
         check_unique_ids(groups, what)
@@ -308,6 +436,8 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
     has_labels = all(docs[0]["label"] is not None for _, docs in tr_raw)
     tgt_labeled = labelled(tr_raw) if has_labels else None
     tgt_unlabeled = [{"id": d["id"], "text": d["text"]} for _, docs in tr_raw for d in docs]
+    src_docs, tgt_unlabeled, tgt_labeled, split_info = _split_if_parallel(
+        src_docs, tgt_unlabeled, tgt_labeled, test_docs + dev_docs, split, src_size, split_seed)
 
     train_pairs = read_dictionary(dictionary)
     given_test = read_dictionary(test_dict) if test_dict else []
@@ -374,5 +504,5 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
             "dev_docs": len(dev_docs), "tgt_docs": len(tgt_unlabeled), "tgt_labeled": tgt_labeled is not None,
             "src_words": len(s_words), "tgt_words": len(t_words), "src_aliases": len(s_alias),
             "tgt_aliases": len(t_alias), "seed_pairs": len(seed_d), "oracle_pairs": len(oracle_d),
-            "test_pairs": len(test_d), "coverage": cov,
+            "test_pairs": len(test_d), "coverage": cov, "split": split_info,
             "src_mean_tokens": sum(k * v for k, v in n_tok.items()) / len(src_docs)}

@@ -69,6 +69,14 @@ def _decode(raw, path, lineno):
         raise ClimeError(f"invalid UTF-8 ({err.reason} at byte {err.start})", path, lineno) from None
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _strip_bom(first):
+    """The first line without a UTF-8 byte-order mark (some editors on Windows write one)."""
+    return first[len(_BOM):] if first.startswith(_BOM) else first
+
+
 def _parse_header(first):
     parts = first.split()
     if len(parts) == 2 and all(p.isdigit() for p in parts):
@@ -426,6 +434,7 @@ def read_vec(path, max_words=None, lower=False, skip_bad=False, progress=True, w
                 first = fh.readline()
             except (OSError, EOFError, zlib.error) as err:
                 raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
+            first = _strip_bom(first)
             if not first.strip():
                 raise ClimeError("empty file" if not first else "first line is empty", path, 1)
             header = _parse_header(_decode(first, path, 1))
@@ -490,6 +499,7 @@ def _read_bin(path, max_words, lower, progress):
             first = fh.readline()
         except (OSError, EOFError, zlib.error) as err:
             raise ClimeError(f"cannot read, file is damaged ({err})", path) from None
+        first = _strip_bom(first)
         if not first.strip():
             raise ClimeError("empty file", path, 1)
         header = _parse_header(first.decode("ascii", "replace"))

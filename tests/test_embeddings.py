@@ -76,6 +76,22 @@ def test_read_formats(tmp_path, header, gz, eol, trailing):
     assert info["duplicates"] == 0
 
 
+@pytest.mark.usefixtures("text_parser")
+@pytest.mark.parametrize("header", [True, False], ids=["header", "glove"])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+def test_utf8_bom_is_accepted(tmp_path, header, gz):
+    """A .vec saved by an editor that writes a UTF-8 byte-order mark reads like one without."""
+    E = _matrix()
+    p = _write(tmp_path / ("bom.vec.gz" if gz else "bom.vec"), "\ufeff" + _text(WORDS, E, header), gz)
+    words, V, info = read_vec(p, progress=False)
+    assert words == WORDS and info["header"] == ((len(WORDS), 4) if header else None)
+    np.testing.assert_array_equal(V, E)
+    b = tmp_path / "bom.bin"
+    write_bin(b, WORDS, E)
+    b.write_bytes(b"\xef\xbb\xbf" + b.read_bytes())
+    assert read_vec(b, progress=False)[0] == WORDS
+
+
 def test_gz_detected_by_content_not_name(tmp_path):
     E = _matrix()
     p = _write(tmp_path / "e.txt", _text(WORDS, E), gz=True)

@@ -10,7 +10,7 @@ import pytest
 from clime.align import read_dictionary
 from clime.vecfile import read_vec, write_vec
 from clime.errors import ClimeError
-from clime.kit import apostrophe_aliases, build_kit, read_table, split_dictionary
+from clime.kit import apostrophe_aliases, build_kit, read_table, split_dictionary, split_parallel
 from clime.text import read_docs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,3 +152,125 @@ def test_make_kit_cli_bad_row_exit_2_one_line(tmp_path):
     assert not (tmp_path / "kit").exists()
     help_ = subprocess.run([sys.executable, str(ROOT / "make_kit.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert help_.returncode == 0 and "(default: 200)" in help_.stdout
+
+
+# ----------------------------------------------------------------------------- the non-parallel split
+
+def _docs(ids, prefix, texts=None):
+    return [{"id": i, "text": (texts or {}).get(i, [prefix, str(i)]), "label": i % 3} for i in ids]
+
+
+def _texts(docs):
+    return {tuple(d["text"]) for d in docs}
+
+
+def _assert_disjoint(src, pool, held):
+    for a, b in ((src, pool), (src, held), (pool, held)):
+        assert not ({d["id"] for d in a} & {d["id"] for d in b})
+        assert not (_texts(a) & _texts(b))
+
+
+def test_split_parallel_follows_the_recipe():
+    """SIB-200-like: 70 train ids, 10 dev, 20 test; the source files also hold the dev ids."""
+    src = _docs(range(80), "en")            # source train + dev
+    pool = _docs(range(80), "fr")           # target train + dev (the dev file given twice)
+    held = _docs(range(70, 100), "fr")      # target dev + test
+    s, p, info = split_parallel(src, pool, held, src_size=50, seed=0)
+    order = list(range(70))
+    random.Random(0).shuffle(order)
+    assert [d["id"] for d in s] == sorted(order[:50]) and [d["id"] for d in p] == sorted(order[50:])
+    _assert_disjoint(s, p, held)
+    assert info["parallel_ids"] == 70 and info["src_left_out"] == 30 and info["pool_left_out"] == 60
+    assert split_parallel(src, pool, held, src_size=50, seed=0) == (s, p, info)
+    assert split_parallel(src, pool, held, src_size=50, seed=1)[0] != s
+    assert len(split_parallel(src, pool, held, seed=0)[0]) == 49  # default: 70 % of the parallel ids
+    with pytest.raises(ClimeError, match="only 70 parallel"):
+        split_parallel(src, pool, held, src_size=71)
+
+
+def test_split_parallel_identical_texts_under_other_ids():
+    src = _docs(range(10), "en", {3: ["covid", "-", "19"]})
+    pool = _docs(range(10), "fr", {4: ["le", "test"], 5: ["covid", "-", "19"], 6: ["même"], 7: ["même"]})
+    held = _docs([20, 21], "fr", {20: ["le", "test"]})
+    s, p, info = split_parallel(src, pool, held, src_size=4, seed=0)
+    _assert_disjoint(s, p, held)
+    assert 4 not in {d["id"] for d in s + p}                  # its target text is a test document's
+    in_src, in_pool = {d["id"] for d in s}, {d["id"] for d in p}
+    assert {3, 5} <= in_src or {3, 5} <= in_pool               # joined by the untranslated text
+    assert {6, 7} <= in_src or {6, 7} <= in_pool
+    assert info["multi_id_groups"] == 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_split_parallel_never_leaks_on_random_duplicates(seed):
+    rng = random.Random(seed)
+
+    def texts(ids):
+        return {i: [rng.choice("abcdefghij"), rng.choice("xyz")] for i in ids}  # many repeats
+
+    src = _docs(range(0, 60), "en", texts(range(0, 60)))
+    pool = _docs(range(20, 80), "fr", texts(range(20, 80)))
+    held = _docs(range(70, 95), "fr", texts(range(70, 95)))
+    s, p, _ = split_parallel(src, pool, held, src_size=0, seed=seed)
+    _assert_disjoint(s, p, held)
+    n = split_parallel(src, pool, held, src_size=0, seed=seed)[2]["parallel_ids"]
+    s, p, _ = split_parallel(src, pool, held, src_size=n // 2, seed=seed)
+    _assert_disjoint(s, p, held)
+
+
+def _parallel_src(tmp_path):
+    """Source documents 0..11 with texts that all differ (so every id is its own group)."""
+    return _tsv(tmp_path / "en_p.tsv", [(i, TOPICS[i % 4], f"The {EN[2 * (i % 4)]} and {EN[i]} n{i}")
+                                        for i in range(12)])
+
+
+def test_build_kit_splits_parallel_files_with_a_warning(tmp_path, caplog):
+    f = _kit_inputs(tmp_path)
+    rng = random.Random(2)
+    tgt = [(i, TOPICS[i % 4], f"L'{FR[2 * (i % 4)]} et le {FR[2 * (i % 4) + 1]} {rng.choice(FR)} n{i}")
+           for i in range(12)]  # the same ids as the source documents: parallel
+    f["src"] = _parallel_src(tmp_path)
+    header = ("nr", "thème", "phrase")  # the French files have other headers
+    f["tgt_train"] = _tsv(tmp_path / "p_train.tsv", tgt[:8], header)
+    f["tgt_dev"] = _tsv(tmp_path / "p_dev.tsv", tgt[8:10], header)
+    f["tgt_test"] = _tsv(tmp_path / "p_test.tsv", tgt[10:], header)
+    cols = dict(tgt_text_col="phrase", tgt_label_col="thème", tgt_id_col="nr")
+    with caplog.at_level("WARNING"):
+        summary = _build(tmp_path, f, src_size=5, **cols)
+    assert any(r.getMessage().startswith("warning: 12 ids name both") for r in caplog.records)
+    kit = tmp_path / "kit"
+    en, unl = read_docs(kit / "en.json"), read_docs(kit / "fr_unlabeled.json", labeled=False)
+    lab, dev, test = (read_docs(kit / n) for n in ("fr_labeled.json", "fr_dev.json", "fr.json"))
+    assert len(en) == 5 and len(unl) == 3 and [d["id"] for d in lab] == [d["id"] for d in unl]
+    ids = [{d["id"] for d in x} for x in (en, unl, dev, test)]
+    assert sum(map(len, ids)) == len(set().union(*ids)) == 12
+    assert summary["split"]["src_docs"] == 5
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        kept = _build(tmp_path, f, out="kept", split=False, **cols)
+    assert kept["split"] is None and kept["src_docs"] == 12 and kept["tgt_docs"] == 10
+    assert any("kept as given (--no-split)" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ClimeError, match="no text column 'text'"):
+        _build(tmp_path, f, out="nocols")
+
+
+def test_make_kit_cli_parallel_warning_and_options(tmp_path):
+    f = _kit_inputs(tmp_path)
+    f["src"] = _parallel_src(tmp_path)
+    rows = [(i, TOPICS[i % 4], f"Le {FR[2 * (i % 4)]} n{i}") for i in range(12)]
+    header = ("nr", "thème", "phrase")
+    train, test = _tsv(tmp_path / "p_train.tsv", rows[:9], header), _tsv(tmp_path / "p_test.tsv", rows[9:], header)
+    cmd = [sys.executable, str(ROOT / "make_kit.py"), "--out", str(tmp_path / "kit"), "--src-lang", "en",
+           "--tgt-lang", "fr", "--src-train", str(f["src"]), "--tgt-train", str(train), "--tgt-test", str(test),
+           "--src-vec", str(tmp_path / "en.vec"), "--tgt-vec", str(tmp_path / "fr.vec"), "--dict",
+           str(tmp_path / "dict.tsv"), "--test-words", "3", "--seed-pairs", "5", "--label-column", "category",
+           "--id-column", "index_id", "--tgt-text-column", "phrase", "--tgt-label-column", "thème",
+           "--tgt-id-column", "nr", "--src-size", "4", "--split-seed", "1", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: 12 ids name both a source and a target document")
+    assert len(read_docs(tmp_path / "kit" / "en.json")) == 4
+    assert len(read_docs(tmp_path / "kit" / "fr_unlabeled.json", labeled=False)) == 5
+    proc = subprocess.run(cmd[:-5] + ["--src-size", "10", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "error: --src-size 10: there are only 9 parallel documents" in proc.stderr
