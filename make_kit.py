@@ -43,6 +43,10 @@ def main(argv=None):
     p.add_argument("--seed-pairs", type=int, default=200, help="pairs drawn at random for dict.seed.tsv")
     p.add_argument("--top", type=int, default=5000, help="most frequent words kept per language beside the needed ones")
     p.add_argument("--digits", type=int, default=4, help="significant digits of the written vectors")
+    p.add_argument("--prealign", action="store_true",
+                   help="write the target vectors already mapped onto the source space by Procrustes on the seed "
+                        "pairs (default: each language in its own space; align.py fits the map, and its guard "
+                        "needs seed pairs that the vectors were never fitted on)")
     p.add_argument("--no-dict-vectors", action="store_true",
                    help="no vectors for the training dictionary's words beyond the documents' words, the --top most "
                         "frequent and the test dictionary's words; the training dictionary keeps only the pairs "
@@ -75,7 +79,7 @@ def main(argv=None):
         args.tgt_vec, args.dict, tgt_dev=args.tgt_dev, test_dict=args.test_dict, test_words=args.test_words,
         seed_pairs=args.seed_pairs, top=args.top, digits=args.digits, seed=args.seed, categories=args.categories,
         text_col=args.text_column, label_col=args.label_column, id_col=args.id_column,
-        dict_vectors=not args.no_dict_vectors, progress=not args.quiet, tgt_text_col=args.tgt_text_column,
+        dict_vectors=not args.no_dict_vectors, prealign=args.prealign, progress=not args.quiet, tgt_text_col=args.tgt_text_column,
         tgt_label_col=args.tgt_label_column, tgt_id_col=args.tgt_id_column, split=not args.no_split,
         src_size=args.src_size, split_seed=args.split_seed)
     cov = summary["coverage"]

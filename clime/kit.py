@@ -13,8 +13,8 @@ forms, e.g. ``en``/``fr`` and ``eng``/``fra``):
 * ``categories.txt``    label names, one a line, in label order
 * ``SRC.vec.gz``, ``TGT.vec.gz``: the vector subset (every word of the documents
   and dictionaries that has a vector, plus the ``top`` most frequent), unit ->
-  centre -> unit normalised, the target space mapped onto the source one by
-  orthogonal Procrustes fitted on the seed pairs only
+  centre -> unit normalised, each in its own space (``prealign``: the target space
+  mapped onto the source one by orthogonal Procrustes fitted on the seed pairs)
 * ``dict.seed.tsv`` (``seed_pairs`` pairs drawn at random with ``seed``),
   ``dict.oracle.tsv`` (the rest of the training dictionary, sorted),
   ``dict.test.tsv`` (the test dictionary, or ``test_words`` source words drawn
@@ -394,7 +394,8 @@ def _split_if_parallel(src_docs, unlabeled, labeled, held, split, src_size, spli
 def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, tgt_vec, dictionary, tgt_dev=(),
               test_dict=None, test_words=0, seed_pairs=200, top=5000, digits=4, seed=0, categories=None,
               text_col="text", label_col="label", id_col=None, dict_vectors=True, progress=True,
-              tgt_text_col=None, tgt_label_col=None, tgt_id_col=None, split=True, src_size=None, split_seed=0):
+              tgt_text_col=None, tgt_label_col=None, tgt_id_col=None, split=True, src_size=None, split_seed=0,
+              prealign=False):
     """Write a kit into directory ``out`` (replaced whole, only once everything is made).
     Returns a summary dict (counts, coverage).  Without ``dict_vectors`` the vector
     subset has the documents' words, the ``top`` most frequent and the test
@@ -405,7 +406,13 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
     shared ones).  When source and target documents share ids (parallel files, e.g.
     SIB-200), a warning says so and, with ``split``, :func:`split_parallel` keeps every
     sentence in one split only (``src_size`` parallel documents for the source side,
-    drawn with ``split_seed``; the pool is the rest)."""
+    drawn with ``split_seed``; the pool is the rest).
+
+    The vectors are written in their own, unaligned spaces unless ``prealign``: then the
+    target space is rotated onto the source with the seed pairs.  Pre-aligned vectors leak
+    the whole seed into every later fit: with 200 pairs in 300 dimensions Procrustes is
+    rank-deficient, so a fit on part of the seed keeps the pre-alignment in the other
+    directions, and align.py's guard (held-out seed pairs) cannot choose its round."""
     from .align import fit_orthogonal, read_dictionary
     from .vecfile import read_vec, write_vec
 
@@ -481,8 +488,9 @@ def build_kit(out, src_lang, tgt_lang, src_train, tgt_train, tgt_test, src_vec, 
     s_E, t_E = (_unit(_unit(E) - _unit(E).mean(0)) for E in (s_E, t_E))
     s_ix = {w: i for i, w in enumerate(s_words)}
     t_ix = {w: i for i, w in enumerate(t_words)}
-    W = fit_orthogonal(t_E[[t_ix[t] for _, t in seed_d]], s_E[[s_ix[s] for s, _ in seed_d]])
-    t_E = (t_E @ W).astype(np.float32)
+    if prealign:
+        W = fit_orthogonal(t_E[[t_ix[t] for _, t in seed_d]], s_E[[s_ix[s] for s, _ in seed_d]])
+        t_E = (t_E @ W).astype(np.float32)
 
     with atomic_dir(out) as tmp:
         write_docs(tmp / names["train"], src_docs)

@@ -274,3 +274,23 @@ def test_make_kit_cli_parallel_warning_and_options(tmp_path):
     assert len(read_docs(tmp_path / "kit" / "fr_unlabeled.json", labeled=False)) == 5
     proc = subprocess.run(cmd[:-5] + ["--src-size", "10", "-q"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "error: --src-size 10: there are only 9 parallel documents" in proc.stderr
+
+
+def test_vectors_stay_unaligned_unless_prealign(tmp_path):
+    """Default: each language in its own space (align.py fits the map, and its guard needs seed pairs
+    the vectors were never fitted on); --prealign maps the target onto the source with the seed."""
+    from clime.align import fit_orthogonal
+
+    f = _kit_inputs(tmp_path)
+    _build(tmp_path, f, out="raw")
+    _build(tmp_path, f, out="pre", prealign=True)
+    seed = read_dictionary(tmp_path / "raw" / "dict.seed.tsv")
+    spaces = {}
+    for name in ("raw", "pre"):
+        s_words, S = read_vec(tmp_path / name / "eng.vec.gz", progress=False)[:2]
+        t_words, T = read_vec(tmp_path / name / "fra.vec.gz", progress=False)[:2]
+        spaces[name] = (T, S[[s_words.index(s) for s, _ in seed]], T[[t_words.index(t) for _, t in seed]])
+    raw_T, pre_T = spaces["raw"][0], spaces["pre"][0]
+    assert not np.allclose(raw_T, pre_T, atol=1e-2)
+    W = fit_orthogonal(spaces["raw"][2], spaces["raw"][1])
+    np.testing.assert_allclose(raw_T @ W, pre_T, atol=2e-3)  # the same rows, rotated by the seed fit
