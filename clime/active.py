@@ -220,7 +220,7 @@ def label_prior(checkpoint, path=None):
         if counts.sum() > 0:
             log.info("balanced-entropy: class quotas from the label mix of %s", train_path)
             return counts
-    log.warning("the checkpoint %s has no label counts and its training file is gone: balanced-entropy uses "
+    log.warning("warning: the checkpoint %s has no label counts and its training file is gone: balanced-entropy uses "
                 "equal quotas per class", path or "")
     return np.ones(len(labels))
 

@@ -77,7 +77,7 @@ def word_classes(feedback_paths, ranking_path, labels):
             for w in dict.fromkeys(row.pos2 + row.new2):
                 votes[w][index[cls]] += 1
     if missing:
-        log.warning("%d judged keyword(s) are not in %s: their target words are not used", missing, ranking_path)
+        log.warning("warning: %d judged keyword(s) are not in %s: their target words are not used", missing, ranking_path)
     out, ties = {}, 0
     for w in sorted(votes):
         (c, n), *rest = votes[w].most_common()
@@ -89,7 +89,7 @@ def word_classes(feedback_paths, ranking_path, labels):
              f"; {ties} word(s) voted for two classes equally, dropped" if ties else "",
              f"; {skipped} skipped keyword(s)" if skipped else "")
     if not out:
-        log.warning("the feedback gives no accepted or added target word of a ranked keyword: no keyword features")
+        log.warning("warning: the feedback gives no accepted or added target word of a ranked keyword: no keyword features")
     return out
 
 

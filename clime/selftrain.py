@@ -65,7 +65,7 @@ def clean_pool(pool, held_out, pool_name="the self-training pool"):
             continue
         idx, n_id, n_text = overlap(pool, docs)
         if idx:
-            log.warning("%s: dropped %d of its %d documents that are also in %s (%d by id, %d by identical "
+            log.warning("warning: %s: dropped %d of its %d documents that are also in %s (%d by id, %d by identical "
                         "text): pseudo-labels must never come from dev or test documents", pool_name, len(idx),
                         len(pool), name, n_id, n_text)
             drop.update(idx)

@@ -374,7 +374,7 @@ def warn_overlap(train_sets, held_out):
             idx, n_id, n_text = overlap(tdocs, hdocs)
             if idx:
                 n_warn += 1
-                log.warning("%s: %d of its %d training document(s) share %s with %s (%d by id, %d by identical "
+                log.warning("warning: %s: %d of its %d training document(s) share %s with %s (%d by id, %d by identical "
                             "text; in a parallel corpus an equal id is the same sentence translated): the "
                             "accuracy on %s is not honest; see the split in docs/make_kit.md", tname, len(idx),
                             len(tdocs), "ids or texts", hname, n_id, n_text, hname)
@@ -578,7 +578,7 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
             on_run(r, run)
     saturated = [x for x in selections if x.tied > 1 and x.accuracy >= 1.0]
     if saturated:
-        log.warning("the dev set (%d documents) is at 100%% accuracy for several epochs in %d of %d trainings, so "
+        log.warning("warning: the dev set (%d documents) is at 100%% accuracy for several epochs in %d of %d trainings, so "
                     "it cannot tell the models apart: the epoch was chosen by the lowest dev loss among them; a "
                     "larger dev set selects better", len(dev), len(saturated), len(selections))
     cov = {"train": cov_train.__dict__, "test": cov_test.__dict__, **cov}
