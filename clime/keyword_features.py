@@ -35,20 +35,20 @@ def read_ranking_classes(path):
     """``{keyword: class text}`` from a ranking with a class column (rank_words.py)."""
     path = Path(path)
     require_file(path, "a word ranking with classes (rank_words.py --output)")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ClimeError(f"invalid UTF-8 ({err.reason})", path, raw.count(b"\n", 0, err.start) + 1) from None
     out = {}
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise ClimeError(f"invalid UTF-8 ({err.reason})", path, lineno) from None
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) < 3 or not parts[2].strip():
-                raise ClimeError("no class column (expected word<TAB>score<TAB>class<TAB>share; rank the "
-                                 "keywords again with this version of rank_words.py)", path, lineno)
-            out.setdefault(parts[0].strip(), parts[2].strip())
+    for lineno, line in enumerate(text.split("\n"), 1):
+        fields = line.rstrip("\r").split("\t")
+        if not fields[0].strip():
+            continue
+        if len(fields) < 3 or not fields[2].strip():
+            raise ClimeError("no class column (expected word<TAB>score<TAB>class<TAB>share; rank the "
+                             "keywords again with this version of rank_words.py)", path, lineno)
+        out.setdefault(fields[0].strip(), fields[2].strip())
     if not out:
         raise ClimeError("no words (empty ranking)", path)
     return out
