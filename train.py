@@ -33,8 +33,9 @@ def main(argv=None):
                    help="unlabelled target-language documents (JSON lines) for self-training: rounds of class-balanced "
                         "pseudo-labels from the current classifier (repeatable; documents shared with --dev or "
                         "--test are dropped with a warning)")
-    p.add_argument("--self-train-rounds", type=cli.integer(1), default=SelfTrainConfig.rounds,
-                   help="self-training rounds (each retrains from scratch)")
+    p.add_argument("--self-train-rounds", type=cli.integer(0), default=SelfTrainConfig.rounds,
+                   help="self-training rounds (each retrains from scratch; 0: the pool only serves "
+                        "--keyword-features)")
     p.add_argument("--self-train-fraction", type=cli.real(0, 1, lo_open=True), default=SelfTrainConfig.fraction,
                    help="share of the pool pseudo-labelled per round (round r takes r times this), split over the "
                         "classes by the source label mix, most confident first")

@@ -36,8 +36,8 @@ class SelfTrainConfig:
     threshold: float = 0.0  # minimum confidence of a pseudo-label
 
     def check(self):
-        if self.rounds < 1:
-            raise ClimeError(f"--self-train-rounds must be at least 1, got {self.rounds}")
+        if self.rounds < 0:
+            raise ClimeError(f"--self-train-rounds must be at least 0, got {self.rounds}")
         if not 0 < self.fraction <= 1:
             raise ClimeError(f"--self-train-fraction must be in (0, 1], got {self.fraction}")
         if not (self.weight > 0 and np.isfinite(self.weight)):

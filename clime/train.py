@@ -550,7 +550,7 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         model, dev_acc, epoch = train_one(config, sizes, E, train, dev, s, device, progress, desc=desc,
                                           selection=selections)
         rounds = None
-        if pool is not None:
+        if pool is not None and self_train.rounds > 0:
             def fit(idx, y, _s=s, _desc=desc):
                 split = pack(train_list + [pool_ids[i] for i in idx], np.concatenate([train_y, y]), device,
                              min_len)

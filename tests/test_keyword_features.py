@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from clime import cli, keyword_features as kwf
+from clime import cli, keyword_features as kwf, selftrain
 from clime.embeddings import save_embeddings
 from clime.errors import ClimeError
 from clime.feedback import write_feedback
@@ -76,6 +76,10 @@ def test_keyword_features_lift_an_unaligned_task(tmp_path):
     assert words_only.runs[0]["accuracy"] >= 0.85
     assert with_pool.runs[0]["accuracy"] >= 0.85
     assert with_pool.coverage["features"]["docs"] > len(feats)  # pool documents were labelled too
+    pool_only = train_classifier(src, tgt, train, test, config=TrainConfig(**CFG), runs=1, progress=False,
+                                 keyword_features=feats, self_train_docs=pool,
+                                 self_train=selftrain.SelfTrainConfig(rounds=0))
+    assert pool_only.runs[0]["accuracy"] >= 0.85 and "self_train_rounds" not in pool_only.runs[0]
 
 
 def test_script_keyword_features(tmp_path, capsys):

@@ -99,7 +99,7 @@ def test_pool_never_holds_dev_or_test_documents(caplog):
 
 
 def test_bad_config():
-    for bad in (dict(rounds=0), dict(fraction=0), dict(fraction=1.5), dict(weight=0), dict(threshold=1)):
+    for bad in (dict(rounds=-1), dict(fraction=0), dict(fraction=1.5), dict(weight=0), dict(threshold=1)):
         with pytest.raises(ClimeError):
             selftrain.SelfTrainConfig(**bad).check()
 
