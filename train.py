@@ -54,6 +54,9 @@ def main(argv=None):
     p.add_argument("--keyword-min-hits", type=cli.integer(1), default=1,
                    help="a --self-train document is labelled by the keyword features when its feature words vote "
                         "for one class by at least this many words more than for any other")
+    p.add_argument("--keyword-max-df", type=cli.real(0, 1, lo_open=True), default=0.1,
+                   help="keyword feature words found in more than this fraction of the --self-train documents are "
+                        "not used (an accepted function word would label much of the pool with one class)")
     p.add_argument("--dev", help="labelled dev documents for model selection (default: hold out --holdout of --train)")
     p.add_argument("--dev-lang", choices=("auto", "src", "tgt"), default="auto",
                    help="language of --dev; auto picks the embeddings that cover more of its tokens")
@@ -144,7 +147,8 @@ def main(argv=None):
                                     seed=args.seed, device=args.device, names=names, on_run=report,
                                     tgt_train_docs=tgt_train_docs, tgt_weight=args.tgt_weight,
                                     self_train_docs=pool_docs, self_train=self_cfg, keyword_features=features,
-                                    feature_weight=args.keyword_weight, keyword_min_hits=args.keyword_min_hits)
+                                    feature_weight=args.keyword_weight, keyword_min_hits=args.keyword_min_hits,
+                                    keyword_max_df=args.keyword_max_df)
     summ = result.summary()
     print(f"accuracy {100 * summ['accuracy_mean']:.1f} ± {100 * summ['accuracy_std']:.1f} ({args.runs} runs), "
           f"macro-F1 {100 * summ['macro_f1_mean']:.1f} ± {100 * summ['macro_f1_std']:.1f}", flush=True)
@@ -167,7 +171,7 @@ def main(argv=None):
         if features is not None:
             obj["keyword_features"] = {"files": list(args.keyword_features), "rank": args.keyword_rank,
                                        "words": len(features), "weight": args.keyword_weight,
-                                       "min_hits": args.keyword_min_hits}
+                                       "min_hits": args.keyword_min_hits, "max_df": args.keyword_max_df}
         write_json(args.results, obj, indent=2)
     return 0
 

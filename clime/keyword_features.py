@@ -110,10 +110,26 @@ def label_documents(docs, features, n_classes, min_hits=1):
     return out
 
 
-def feature_documents(features, labels, pool=(), min_hits=1):
+def drop_common(features, pool, max_df):
+    """``features`` without the words found in more than the fraction ``max_df`` of the pool
+    documents: a function word the annotator accepted (French *est* for a keyword *east*)
+    would otherwise label half of the pool with one class."""
+    if not pool or max_df >= 1:
+        return features
+    df = Counter(w for d in pool for w in set(d["text"]) if w in features)
+    common = sorted(w for w in features if df[w] > max_df * len(pool))
+    if common:
+        log.warning("warning: keyword features: %d word(s) occur in more than %d%% of the pool documents and are "
+                    "not used (%s)", len(common), round(100 * max_df), ", ".join(common[:8]))
+    return {w: c for w, c in features.items() if w not in set(common)}
+
+
+def feature_documents(features, labels, pool=(), min_hits=1, max_df=0.1):
     """Labelled target documents from a word -> label index table: one per feature word
-    (id ``keyword-feature:WORD``) and the pool documents :func:`label_documents` labels.
+    (id ``keyword-feature:WORD``) and the pool documents :func:`label_documents` labels,
+    leaving out the words of more than ``max_df`` of the pool (:func:`drop_common`).
     Returns ``(documents, pool indices used)``."""
+    features = drop_common(features, pool, max_df)
     docs = [{"id": ID_PREFIX + w, "text": [w], "label": labels[c]} for w, c in sorted(features.items())]
     hits = label_documents(pool, features, len(labels), min_hits) if features else []
     docs += [{"id": pool[i]["id"], "text": pool[i]["text"], "label": labels[c]} for i, c in hits]

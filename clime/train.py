@@ -426,7 +426,7 @@ class Result:
 def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, config=None, runs=10, seed=0,
                      device="auto", progress=True, names=None, on_run=None, tgt_train_docs=None, tgt_weight=1.0,
                      self_train_docs=None, self_train=None, keyword_features=None, feature_weight=1.0,
-                     keyword_min_hits=1):
+                     keyword_min_hits=1, keyword_max_df=0.1):
     """Train ``runs`` models (seeds seed, seed+1, ...) and test each on ``test_docs``.
 
     ``src_emb``/``tgt_emb`` are :class:`clime.embeddings.Embeddings`; documents
@@ -441,7 +441,7 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
     dropped.  Each run then has ``self_train_rounds``.  ``keyword_features``: ``{target word:
     label index}`` (:func:`clime.keyword_features.word_classes`): the feature words as
     one-word documents and the pool documents they label
-    (:func:`~clime.keyword_features.feature_documents`, ``keyword_min_hits``) are added to
+    (:func:`~clime.keyword_features.feature_documents`, ``keyword_min_hits``, ``keyword_max_df``) are added to
     the training set with weight ``feature_weight`` and leave the self-training pool.
     Returns a :class:`Result`.
     """
@@ -475,7 +475,8 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         pool_docs = selftrain.clean_pool(pool_docs, held_out, names.get("self_train") or "the self-training pool")
     feature_docs = []
     if keyword_features is not None:
-        feature_docs, used = kwf.feature_documents(keyword_features, labels, pool_docs, keyword_min_hits)
+        feature_docs, used = kwf.feature_documents(keyword_features, labels, pool_docs, keyword_min_hits,
+                                                   keyword_max_df)
         used = set(used)
         pool_docs = [d for i, d in enumerate(pool_docs) if i not in used]
     extra = []  # labelled target sets: (docs, label indices, weight, name, coverage key)

@@ -47,9 +47,19 @@ def test_label_documents_by_votes():
     docs = [{"id": i, "text": t} for i, t in enumerate([["a", "x"], ["a", "c"], ["a", "b", "c"], ["x"], ["c", "c"]])]
     assert kwf.label_documents(docs, feats, 2) == [(0, 0), (2, 0), (4, 1)]
     assert kwf.label_documents(docs, feats, 2, min_hits=2) == []
-    out, used = kwf.feature_documents(feats, ["neg", "pos"], docs)
+    out, used = kwf.feature_documents(feats, ["neg", "pos"], docs, max_df=1.0)
     assert used == [0, 2, 4] and out[0] == {"id": "keyword-feature:a", "text": ["a"], "label": "neg"}
     assert len(out) == 3 + 3
+
+
+def test_words_common_in_the_pool_are_not_features(caplog):
+    pool = [{"id": i, "text": ["est", "x"] + (["lune"] if i == 0 else [])} for i in range(20)]
+    feats = {"est": 1, "lune": 0}
+    assert kwf.drop_common(feats, pool, 0.1) == {"lune": 0}
+    assert "1 word(s) occur in more than 10% of the pool documents and are not used (est)" in caplog.text
+    out, used = kwf.feature_documents(feats, [0, 1], pool)
+    assert used == [0] and [d["text"] for d in out] == [["lune"], pool[0]["text"]]
+    assert kwf.drop_common(feats, [], 0.1) == feats  # no pool: nothing to count on
 
 
 def test_bad_ranking_and_class(tmp_path):
@@ -63,7 +73,8 @@ def test_bad_ranking_and_class(tmp_path):
 
 def test_keyword_features_lift_an_unaligned_task(tmp_path):
     """No embedding update here (it is another stage): the comparison is with no update, which
-    the unaligned target class words leave at chance."""
+    the unaligned target class words leave at chance.  (Each class word is in a quarter of this
+    tiny pool's documents: --keyword-max-df 0.5 keeps them.)"""
     src, tgt, train, pool, test = make_unaligned_task()
     pool = [{"id": d["id"], "text": d["text"]} for d in pool]
     feats = kwf.word_classes([_feedback(tmp_path / "f.csv")], _ranking(tmp_path / "r.txt"), [0, 1])
@@ -72,12 +83,12 @@ def test_keyword_features_lift_an_unaligned_task(tmp_path):
     words_only = train_classifier(src, tgt, train, test, config=TrainConfig(**CFG), runs=1, progress=False,
                                   keyword_features=feats, feature_weight=5.0)
     with_pool = train_classifier(src, tgt, train, test, config=TrainConfig(**CFG), runs=1, progress=False,
-                                 keyword_features=feats, self_train_docs=pool)
+                                 keyword_features=feats, self_train_docs=pool, keyword_max_df=0.5)
     assert words_only.runs[0]["accuracy"] >= 0.85
     assert with_pool.runs[0]["accuracy"] >= 0.85
     assert with_pool.coverage["features"]["docs"] > len(feats)  # pool documents were labelled too
     pool_only = train_classifier(src, tgt, train, test, config=TrainConfig(**CFG), runs=1, progress=False,
-                                 keyword_features=feats, self_train_docs=pool,
+                                 keyword_features=feats, self_train_docs=pool, keyword_max_df=0.5,
                                  self_train=selftrain.SelfTrainConfig(rounds=0))
     assert pool_only.runs[0]["accuracy"] >= 0.85 and "self_train_rounds" not in pool_only.runs[0]
 
@@ -94,7 +105,8 @@ def test_script_keyword_features(tmp_path, capsys):
     fb, rank = _feedback(tmp_path / "f.csv"), _ranking(tmp_path / "r.txt")
     out = tmp_path / "r.json"
     assert _script("train").main(base + ["--keyword-features", str(fb), "--keyword-rank", str(rank),
-                                         "--self-train", str(tmp_path / "pool.json"), "--results", str(out)]) == 0
+                                         "--self-train", str(tmp_path / "pool.json"), "--keyword-max-df", "0.5",
+                                         "--results", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["keyword_features"]["words"] == 4 and r["accuracy_mean"] >= 0.85
     capsys.readouterr()
