@@ -3,7 +3,10 @@
 classifier's loss depends on them: salience(w) = sum over the documents d that
 contain w of ||d loss(d) / d e_w||, times log(N / (1 + df(w))).
 
-Writes "word<TAB>score" lines, highest first, to stdout or --output.  Use a CNN
+Writes "word<TAB>score<TAB>class<TAB>share" lines, highest first, to stdout or --output:
+the class is the label the word is most salient for (per training document of the label)
+and share the part of the word's salience that label holds; readers of the older
+"word<TAB>score" format ignore the extra fields (--no-class writes only those two).  Use a CNN
 model (train.py --type cnn): averaged-vector models (lr, dan) give generic
 keywords.
 """
@@ -33,6 +36,8 @@ def main(argv=None):
     p.add_argument("--aggregate", choices=("sum", "mean"), default="sum",
                    help="sum: the paper's salience (sum over documents); mean: divide by df(w), which favours "
                         "topical over frequent words (use with --min-df 3)")
+    p.add_argument("--no-class", action="store_true",
+                   help="write only word<TAB>score (no class columns; train.py --keyword-rank needs them)")
     p.add_argument("--batch-size", type=cli.integer(1), default=256, help="documents per gradient batch")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
     args = cli.parse(p, argv)
@@ -44,7 +49,7 @@ def main(argv=None):
     from clime.embeddings import load_embeddings
     from clime.fileio import atomic_open, check_paths
     from clime.neighbors import resolve_device
-    from clime.rank import rank_words, read_stopwords, warn_if_generic
+    from clime.rank import format_ranking, rank_words, read_stopwords, warn_if_generic
     from clime.text import read_docs
     from clime.train import load_checkpoint
 
@@ -66,12 +71,12 @@ def main(argv=None):
     docs = read_docs(train_path)
     ranked = rank_words(ck, model, src, docs, device=device, min_df=args.min_df, max_df=args.max_df,
                         stopwords=stop, letters_only=not args.keep_symbols, batch_size=args.batch_size,
-                        train_path=train_path, aggregate=args.aggregate)
+                        train_path=train_path, aggregate=args.aggregate, with_class=not args.no_class)
     if args.aggregate == "sum":
         warn_if_generic(ranked, docs)
     if args.top:
         ranked = ranked[: args.top]
-    lines = "".join(f"{w}\t{s:.6g}\n" for w, s in ranked)
+    lines = format_ranking(ranked)
     if args.output:
         with atomic_open(args.output) as fh:
             fh.write(lines)

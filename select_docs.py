@@ -8,7 +8,9 @@ simulate.py --oracle doc.
 
 Strategies: max-entropy (the documents the model is least sure of; the CLIME paper's),
 random, diverse (uncertainty-weighted k-means++ over document vectors: uncertain and
-spread over the pool, no near-duplicates).  Run it after preprocess_ui.py, which
+spread over the pool, no near-duplicates), balanced-entropy (the most uncertain documents
+within each predicted class, with per-class quotas from the source label mix, so the
+picks do not pile up in one or two classes).  Run it after preprocess_ui.py, which
 replaces the task folder whole.
 """
 import argparse
@@ -72,8 +74,9 @@ def main(argv=None):
     else:
         names, where = None, None
     categories = active.category_table(ck["labels"], names, where)
+    prior = active.label_prior(ck, args.model) if args.strategy == "balanced-entropy" else None
     picked = active.choose(model, ck["labels"], tgt, docs, args.n, args.strategy, seed=args.seed, exclude=exclude,
-                           device=args.device)
+                           device=args.device, prior=prior)
     sources = {"model": str(args.model), "tgt_emb": str(args.tgt_emb), "docs": str(args.docs),
                "exclude": list(args.exclude)}
     path = active.write_selection(task_dir, picked, categories, args.strategy, args.seed, sources)

@@ -13,6 +13,7 @@ import logging
 
 from clime import cli
 from clime.errors import ClimeError
+from clime.selftrain import SelfTrainConfig
 
 log = logging.getLogger("clime.train")
 
@@ -28,6 +29,34 @@ def main(argv=None):
                         "(repeatable; e.g. the annotator's document labels); never used for model selection")
     p.add_argument("--tgt-weight", type=float, default=1.0,
                    help="loss weight of each --tgt-train document relative to a source document")
+    p.add_argument("--self-train", action="append", default=[], metavar="FILE",
+                   help="unlabelled target-language documents (JSON lines) for self-training: rounds of class-balanced "
+                        "pseudo-labels from the current classifier (repeatable; documents shared with --dev or "
+                        "--test are dropped with a warning)")
+    p.add_argument("--self-train-rounds", type=cli.integer(0), default=SelfTrainConfig.rounds,
+                   help="self-training rounds (each retrains from scratch; 0: the pool only serves "
+                        "--keyword-features)")
+    p.add_argument("--self-train-fraction", type=cli.real(0, 1, lo_open=True), default=SelfTrainConfig.fraction,
+                   help="share of the pool pseudo-labelled per round (round r takes r times this), split over the "
+                        "classes by the source label mix, most confident first")
+    p.add_argument("--self-train-weight", type=cli.POSITIVE, default=SelfTrainConfig.weight,
+                   help="loss weight of a pseudo-labelled document relative to a source document")
+    p.add_argument("--self-train-threshold", type=cli.real(0, 1, hi_open=True), default=SelfTrainConfig.threshold,
+                   help="minimum confidence (highest class probability) of a pseudo-label")
+    p.add_argument("--keyword-features", action="append", default=[], metavar="FEEDBACK.csv",
+                   help="keyword judgements (the app's or simulate.py's feedback CSV; repeatable): the accepted and "
+                        "added target words of each keyword become labelled features of the keyword's class "
+                        "(needs --keyword-rank)")
+    p.add_argument("--keyword-rank", metavar="FILE",
+                   help="the keyword ranking with classes (rank_words.py --output) the feedback was made from")
+    p.add_argument("--keyword-weight", type=cli.POSITIVE, default=1.0,
+                   help="loss weight of each keyword-feature document relative to a source document")
+    p.add_argument("--keyword-min-hits", type=cli.integer(1), default=1,
+                   help="a --self-train document is labelled by the keyword features when its feature words vote "
+                        "for one class by at least this many words more than for any other")
+    p.add_argument("--keyword-max-df", type=cli.real(0, 1, lo_open=True), default=0.1,
+                   help="keyword feature words found in more than this fraction of the --self-train documents are "
+                        "not used (an accepted function word would label much of the pool with one class)")
     p.add_argument("--dev", help="labelled dev documents for model selection (default: hold out --holdout of --train)")
     p.add_argument("--dev-lang", choices=("auto", "src", "tgt"), default="auto",
                    help="language of --dev; auto picks the embeddings that cover more of its tokens")
@@ -58,7 +87,6 @@ def main(argv=None):
     from clime import train
     from clime.embeddings import load_embeddings
     from clime.fileio import check_paths, write_json
-    from clime.text import read_docs
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -76,18 +104,29 @@ def main(argv=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ClimeError("--device cuda: no CUDA device available")
 
+    if args.keyword_features and not args.keyword_rank:
+        raise ClimeError("--keyword-features needs --keyword-rank (the ranking with classes the keywords came from)")
     check_paths({"--output": args.output, "--results": args.results},
                 {"--src-emb": args.src_emb, "--tgt-emb": args.tgt_emb, "--train": args.train, "--test": args.test,
-                 "--dev": args.dev})
+                 "--dev": args.dev, "--keyword-rank": args.keyword_rank})
     src = load_embeddings(args.src_emb)
     tgt = load_embeddings(args.tgt_emb)
     if src.dim != tgt.dim:
         raise ClimeError(f"dimension {tgt.dim} differs from the source embeddings ({args.src_emb}: {src.dim})",
                          args.tgt_emb)
-    train_docs = read_docs(args.train)
-    test_docs = read_docs(args.test)
-    dev_docs = read_docs(args.dev) if args.dev else None
-    tgt_train_docs = [d for path in args.tgt_train for d in read_docs(path)]
+    train_docs = train.read_labelled(args.train)
+    test_docs = train.read_labelled(args.test)
+    dev_docs = train.read_labelled(args.dev) if args.dev else None
+    tgt_train_docs = [d for path in args.tgt_train for d in train.read_labelled(path)]
+    pool_docs = [d for path in args.self_train for d in train.read_labelled(path, labeled=False)]
+    self_cfg = SelfTrainConfig(rounds=args.self_train_rounds, fraction=args.self_train_fraction,
+                               weight=args.self_train_weight, threshold=args.self_train_threshold)
+    self_cfg.check()
+    features = None
+    if args.keyword_features:
+        from clime.keyword_features import word_classes
+
+        features = word_classes(args.keyword_features, args.keyword_rank, train.label_mapping(train_docs, args.train))
     if not (args.tgt_weight > 0 and args.tgt_weight < float("inf")):
         raise ClimeError(f"--tgt-weight must be a positive number, got {args.tgt_weight}")
     config = train.TrainConfig(model_type=args.model_type, epochs=args.epochs, batch_size=args.batch_size,
@@ -96,7 +135,8 @@ def main(argv=None):
                                dev_lang=args.dev_lang)
     args.lr = config.learning_rate()  # the results and the checkpoint record the rate used
     names = {"src": args.src_emb, "tgt": args.tgt_emb, "train": args.train, "test": args.test, "dev": args.dev,
-             "tgt_train": ", ".join(args.tgt_train) or None}
+             "tgt_train": ", ".join(args.tgt_train) or None, "self_train": ", ".join(args.self_train) or None,
+             "features": "keyword features of " + ", ".join(args.keyword_features) if args.keyword_features else None}
 
     def report(i, run):
         dev = "" if run["dev_accuracy"] is None else f"dev accuracy {100 * run['dev_accuracy']:.1f}, "
@@ -105,7 +145,10 @@ def main(argv=None):
 
     result = train.train_classifier(src, tgt, train_docs, test_docs, dev_docs, config, runs=args.runs,
                                     seed=args.seed, device=args.device, names=names, on_run=report,
-                                    tgt_train_docs=tgt_train_docs, tgt_weight=args.tgt_weight)
+                                    tgt_train_docs=tgt_train_docs, tgt_weight=args.tgt_weight,
+                                    self_train_docs=pool_docs, self_train=self_cfg, keyword_features=features,
+                                    feature_weight=args.keyword_weight, keyword_min_hits=args.keyword_min_hits,
+                                    keyword_max_df=args.keyword_max_df)
     summ = result.summary()
     print(f"accuracy {100 * summ['accuracy_mean']:.1f} ± {100 * summ['accuracy_std']:.1f} ({args.runs} runs), "
           f"macro-F1 {100 * summ['macro_f1_mean']:.1f} ± {100 * summ['macro_f1_std']:.1f}", flush=True)
@@ -116,10 +159,19 @@ def main(argv=None):
         log.info("saved the model of run %d (seed %d) to %s", result.best_run + 1,
                  result.runs[result.best_run]["seed"], args.output)
     if args.results:
-        obj = {"runs": [{k: r[k] for k in ("seed", "accuracy", "macro_f1", "dev_accuracy", "epoch", "seconds")}
-                        for r in result.runs], **summ, "labels": train._plain(result.labels),
+        keys = ("seed", "accuracy", "macro_f1", "dev_accuracy", "epoch", "seconds", "self_train_rounds")
+        obj = {"runs": [{k: r[k] for k in keys if k in r} for r in result.runs], **summ,
+               "labels": train._plain(result.labels), "label_counts": result.label_counts,
                "coverage": result.coverage, "args": arg_dict,
                "tgt_train": {"files": list(args.tgt_train), "documents": len(tgt_train_docs), "weight": args.tgt_weight}}
+        if args.self_train:
+            obj["self_train"] = {"files": list(args.self_train), "documents": len(pool_docs),
+                                 "rounds": args.self_train_rounds, "fraction": args.self_train_fraction,
+                                 "weight": args.self_train_weight, "threshold": args.self_train_threshold}
+        if features is not None:
+            obj["keyword_features"] = {"files": list(args.keyword_features), "rank": args.keyword_rank,
+                                       "words": len(features), "weight": args.keyword_weight,
+                                       "min_hits": args.keyword_min_hits, "max_df": args.keyword_max_df}
         write_json(args.results, obj, indent=2)
     return 0
 

@@ -15,6 +15,14 @@ the target language; a strategy picks ``n`` of them:
     probability proportional to ``entropy * distance**2``, where distance is
     the cosine distance to the nearest document already picked, so a
     near-duplicate of a picked document is (almost) never picked.
+``balanced-entropy``
+    uncertainty sampling that does not skew the label mix: ``n`` is split into
+    per-class quotas in proportion to the source training labels (largest
+    remainders), and each quota is filled with the highest-entropy documents
+    *predicted* as that class.  A class with too few candidates passes its
+    unused quota on to the most uncertain documents left.  Plain max-entropy
+    tends to pick documents of one or two confusable classes; the labels the
+    annotator then gives shift the classifier toward those classes.
 
 Everything is deterministic for a fixed seed.  The choice is written to
 ``ui_data/<task>/documents.json`` (:func:`write_selection`), which the app's
@@ -35,7 +43,7 @@ from .fileio import write_json
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("max-entropy", "random", "diverse")
+STRATEGIES = ("max-entropy", "random", "diverse", "balanced-entropy")
 DEFAULT_STRATEGY = "max-entropy"
 FORMAT = 1
 FILENAME = "documents.json"
@@ -94,8 +102,41 @@ def predict_proba(model, tgt_emb, token_lists, device="cpu", batch_size=512, pro
 
 # ---------------------------------------------------------------- strategies
 
-def select(strategy, probs, n, seed=0, vectors=None):
-    """Indices of the ``n`` documents ``strategy`` picks, in the order picked."""
+def quotas(prior, n):
+    """Split ``n`` into per-class integer quotas proportional to ``prior`` (largest remainders;
+    ties to the earlier class).  ``prior``: non-negative weights, e.g. label counts."""
+    w = np.asarray(prior, dtype=np.float64)
+    if w.ndim != 1 or len(w) == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"bad class prior {prior!r}")
+    exact = int(n) * w / w.sum()
+    q = np.floor(exact).astype(np.int64)
+    rest = int(n) - int(q.sum())
+    q[np.argsort(-(exact - q), kind="stable")[:rest]] += 1
+    return q
+
+
+def balanced_pick(scores, classes, prior, n):
+    """Indices of ``n`` items: per class c, the ``quotas(prior, n)[c]`` items of class c
+    (``classes[i]``) with the highest ``scores``; quota a class cannot fill goes to the
+    best-scoring items left.  Returned best score first (ties: the earlier item)."""
+    scores, classes = np.asarray(scores, dtype=np.float64), np.asarray(classes)
+    n = min(int(n), len(scores))
+    order = np.argsort(-scores, kind="stable")
+    q = quotas(prior, n)
+    taken = np.zeros(len(scores), dtype=bool)
+    for c in range(len(q)):
+        members = order[classes[order] == c][: q[c]]
+        taken[members] = True
+    short = n - int(taken.sum())
+    if short > 0:
+        taken[order[~taken[order]][:short]] = True
+    return [int(i) for i in order if taken[i]]
+
+
+def select(strategy, probs, n, seed=0, vectors=None, prior=None):
+    """Indices of the ``n`` documents ``strategy`` picks, in the order picked.  ``prior``
+    (per-class weights, e.g. the source label counts) is for ``balanced-entropy``;
+    None means uniform."""
     if strategy not in STRATEGIES:
         raise ClimeError(f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGIES)})")
     probs = np.asarray(probs, dtype=np.float64)
@@ -109,6 +150,11 @@ def select(strategy, probs, n, seed=0, vectors=None):
     h = entropy(probs)
     if strategy == "max-entropy":
         return [int(i) for i in np.argsort(-h, kind="stable")[:n]]
+    if strategy == "balanced-entropy":
+        prior = np.ones(probs.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
+        if len(prior) != probs.shape[1]:
+            raise ValueError(f"prior has {len(prior)} classes, the probabilities {probs.shape[1]}")
+        return balanced_pick(h, probs.argmax(axis=1), prior, n)
     if vectors is None:
         raise ValueError("the diverse strategy needs document vectors")
     x = np.asarray(vectors, dtype=np.float64)
@@ -157,7 +203,30 @@ def category_table(labels, categories=None, path=None):
     return table
 
 
-def choose(model, labels, tgt_emb, docs, n, strategy=DEFAULT_STRATEGY, seed=0, exclude=(), device="cpu"):
+def label_prior(checkpoint, path=None):
+    """Per-class weights for ``balanced-entropy``: the label counts the checkpoint stores
+    (train.py since this version), else those of its training file when it is still there,
+    else uniform (with a warning)."""
+    from .text import read_docs
+
+    labels = checkpoint["labels"]
+    counts = checkpoint.get("label_counts")
+    if isinstance(counts, list) and len(counts) == len(labels) and sum(counts) > 0:
+        return np.asarray(counts, dtype=np.float64)
+    train_path = (checkpoint.get("paths") or {}).get("train")
+    if train_path and Path(train_path).is_file():
+        found = [d["label"] for d in read_docs(train_path)]
+        counts = np.array([sum(lab == x for x in found) for lab in labels], dtype=np.float64)
+        if counts.sum() > 0:
+            log.info("balanced-entropy: class quotas from the label mix of %s", train_path)
+            return counts
+    log.warning("warning: the checkpoint %s has no label counts and its training file is gone: balanced-entropy uses "
+                "equal quotas per class", path or "")
+    return np.ones(len(labels))
+
+
+def choose(model, labels, tgt_emb, docs, n, strategy=DEFAULT_STRATEGY, seed=0, exclude=(), device="cpu",
+           prior=None):
     """Pick ``n`` of ``docs`` (dicts with ``id`` and ``text``).
 
     Documents whose token list is in ``exclude`` (a set of tuples) and repeated
@@ -180,7 +249,7 @@ def choose(model, labels, tgt_emb, docs, n, strategy=DEFAULT_STRATEGY, seed=0, e
     texts = [d["text"] for d in pool]
     probs = predict_proba(model, tgt_emb, texts, device=device)
     vectors = doc_vectors(tgt_emb, texts) if strategy == "diverse" else None
-    picked = select(strategy, probs, n, seed=seed, vectors=vectors)
+    picked = select(strategy, probs, n, seed=seed, vectors=vectors, prior=prior)
     h = entropy(probs)
     return [{"id": pool[i]["id"], "text": pool[i]["text"], "entropy": round(float(h[i]), 6),
              "pred": labels[int(np.argmax(probs[i]))]} for i in picked]

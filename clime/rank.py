@@ -46,11 +46,15 @@ def idf(df, n_docs):
     return math.log(n_docs / (1 + df))
 
 
-def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=True):
-    """Per combined row r: sum over documents of ||d loss(d) / d e_r|| (float64 numpy [vocab_size])."""
+def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=True, n_classes=None):
+    """Per combined row r: sum over documents of ||d loss(d) / d e_r|| (float64 numpy [vocab_size]).
+
+    With ``n_classes``, also the same sums over the documents of each label: returns
+    ``(total, by_class)`` with ``by_class`` float64 [n_classes, vocab_size]."""
     model.eval()
     device = E.device
     total = torch.zeros(vocab_size, dtype=torch.float64, device=device)
+    by_class = None if n_classes is None else torch.zeros(n_classes * vocab_size, dtype=torch.float64, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
     min_len = getattr(model, "min_length", 1)
     order = np.argsort(split.lengths_np, kind="stable")
@@ -70,8 +74,14 @@ def gradient_norm_sums(model, E, split, vocab_size, batch_size=256, progress=Tru
         uniq, inv = torch.unique(key, return_inverse=True)
         per_doc_word = torch.zeros(len(uniq), g.shape[1], dtype=torch.float64, device=device)
         per_doc_word.index_add_(0, inv, g)  # gradient w.r.t. e_w in doc b: sum over w's positions
-        total.index_add_(0, uniq % vocab_size, per_doc_word.norm(dim=1))
-    return total.cpu().numpy()
+        norms = per_doc_word.norm(dim=1)
+        total.index_add_(0, uniq % vocab_size, norms)
+        if by_class is not None:
+            doc_label = split.labels[idx_t][uniq // vocab_size]
+            by_class.index_add_(0, doc_label * vocab_size + uniq % vocab_size, norms)
+    if by_class is None:
+        return total.cpu().numpy()
+    return total.cpu().numpy(), by_class.view(n_classes, vocab_size).cpu().numpy()
 
 
 def read_stopwords(path):
@@ -95,7 +105,7 @@ def _has_letter(word):
 
 
 def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=1.0, stopwords=(),
-               letters_only=True, batch_size=256, progress=True, train_path=None, aggregate="sum"):
+               letters_only=True, batch_size=256, progress=True, train_path=None, aggregate="sum", with_class=False):
     """Rank the source words of ``docs`` (labelled) by salience under ``model``.
 
     Returns a list of (word, score), highest first (ties by word).  ``max_df``
@@ -104,6 +114,12 @@ def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=
     is the salience above; "mean" divides the sum by df(w) (the average gradient
     norm per document containing w, times idf), which favours topical words over
     frequent ones; pair it with ``min_df`` >= 2 or 3.
+
+    ``with_class``: 4-tuples (word, score, label, share): the class the word is salient for
+    and the share of its salience that class holds.  A word's per-class salience is the sum
+    of its gradient norms over the documents of that label, divided by the number of
+    training documents of the label (so a large class does not win every word); the class
+    is the one with the largest per-class salience (ties: the earlier label).
     """
     if aggregate not in ("sum", "mean"):
         raise ClimeError(f"unknown aggregate {aggregate!r} (sum or mean)")
@@ -121,7 +137,9 @@ def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=
     ids, cov = builder.encode("src", src_emb, [d["text"] for d in docs], train_path)
     E = torch.from_numpy(builder.matrix()).to(device)
     split = pack(ids, y, device, getattr(model, "min_length", 1))
-    sums = gradient_norm_sums(model, E, split, builder.n_rows, batch_size, progress)
+    labels = checkpoint["labels"]
+    sums, by_class = gradient_norm_sums(model, E, split, builder.n_rows, batch_size, progress, n_classes=len(labels))
+    per_doc = by_class / np.maximum(np.bincount(y, minlength=len(labels)), 1)[:, None]
     df = document_frequency(d["text"] for d in docs)
     n = len(docs)
     stop = set(stopwords)
@@ -131,16 +149,30 @@ def rank_words(checkpoint, model, src_emb, docs, device="cpu", min_df=1, max_df=
         if f < min_df or f > max_df * n or word in stop or (letters_only and not _has_letter(word)):
             continue
         total = sums[row] / f if aggregate == "mean" else sums[row]
-        out.append((word, float(total * idf(f, n))))
+        score = float(total * idf(f, n))
+        if with_class:
+            col = per_doc[:, row]
+            c = int(np.argmax(col))
+            out.append((word, score, labels[c], float(col[c] / col.sum()) if col.sum() > 0 else 0.0))
+        else:
+            out.append((word, score))
     out.sort(key=lambda t: (-t[1], t[0]))
     return out
+
+
+def format_ranking(ranked):
+    """The ranking file: ``word<TAB>score`` lines, with ``<TAB>class<TAB>share`` for 4-tuples
+    (readers of the two-column format, such as :func:`clime.preprocess.read_ranking`, ignore
+    the extra fields)."""
+    return "".join(f"{t[0]}\t{t[1]:.6g}\n" if len(t) == 2 else f"{t[0]}\t{t[1]:.6g}\t{t[2]}\t{t[3]:.3f}\n"
+                   for t in ranked)
 
 
 def warn_if_generic(ranked, docs, top=20, share=0.1):
     """The summed salience favours words found everywhere; say so when most of the
     top keywords occur in more than ``share`` of the documents."""
     df = document_frequency(d["text"] for d in docs)
-    head = [w for w, _ in ranked[:top]]
+    head = [t[0] for t in ranked[:top]]
     common = [w for w in head if df.get(w, 0) > share * len(docs)]
     if head and len(common) > len(head) / 2:
         log.warning("%d of the top %d keywords occur in more than %d%% of the documents (%s): they are "

@@ -36,9 +36,31 @@ def _label_key(label):
     return (isinstance(label, str), label)
 
 
-def label_mapping(docs):
-    """The sorted distinct labels of ``docs`` (integers first, then strings)."""
-    return sorted({d["label"] for d in docs}, key=_label_key)
+def label_mapping(docs, path=None):
+    """The sorted distinct labels of ``docs``.  Integer and string labels in one set
+    (``1`` and ``"1"``) are a ClimeError: they would silently make separate classes."""
+    labels = sorted({d["label"] for d in docs}, key=_label_key)
+    ints = [lab for lab in labels if not isinstance(lab, str)]
+    strs = [lab for lab in labels if isinstance(lab, str)]
+    if ints and strs:
+        raise ClimeError(f"mixed label types: integer labels (e.g. {ints[0]!r}) and string labels "
+                         f"(e.g. {strs[0]!r}) in one training set; use one type", path)
+    return labels
+
+
+def read_labelled(path, labeled=True):
+    """:func:`clime.text.read_docs`, with a pointer to make_kit.py when the file is not JSON lines
+    (a TSV or CSV export, say)."""
+    from .text import read_docs
+
+    try:
+        return read_docs(path, labeled=labeled)
+    except ClimeError as err:
+        if err.detail.startswith("not valid JSON"):
+            raise ClimeError(f"{err.detail}: expected JSON lines, one {{\"id\", \"text\": [tokens], "
+                             f"\"label\"}} object a line (a TSV or CSV file? convert it with make_kit.py; "
+                             f"see docs/make_kit.md)", err.path, err.line) from None
+        raise
 
 
 def encode_labels(docs, labels, path=None, role="test"):
@@ -172,16 +194,36 @@ def gather(E, split, idx, min_length=1):
 
 
 @torch.no_grad()
-def predict(model, E, split, batch_size=EVAL_BATCH):
-    """Predicted class index per document (int64 numpy array)."""
+def scores(model, E, split, batch_size=EVAL_BATCH):
+    """Class scores (logits) per document, float32 tensor [N, C] on the split's device."""
     model.eval()
     order = np.argsort(split.lengths_np, kind="stable")
-    out = np.empty(len(split), dtype=np.int64)
+    out = None
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         x, lengths = gather(E, split, idx, getattr(model, "min_length", 1))
-        out[idx] = model(x, lengths).argmax(1).cpu().numpy()
+        z = model(x, lengths)
+        if out is None:
+            out = torch.empty(len(split), z.shape[1], dtype=z.dtype, device=z.device)
+        out[torch.as_tensor(idx, device=z.device)] = z
     return out
+
+
+def predict(model, E, split, batch_size=EVAL_BATCH):
+    """Predicted class index per document (int64 numpy array)."""
+    return scores(model, E, split, batch_size).argmax(1).cpu().numpy()
+
+
+def predict_proba(model, E, split, batch_size=EVAL_BATCH):
+    """Class probabilities per document (float64 numpy [N, C])."""
+    return torch.softmax(scores(model, E, split, batch_size).double(), dim=1).cpu().numpy()
+
+
+def evaluate(model, E, split):
+    """(accuracy, mean cross-entropy) of ``model`` on a labelled split."""
+    z = scores(model, E, split)
+    loss = float(nn.functional.cross_entropy(z.double(), split.labels).item())
+    return accuracy(split.labels.cpu().numpy(), z.argmax(1).cpu().numpy()), loss
 
 
 # ---------------------------------------------------------------- metrics
@@ -249,10 +291,24 @@ def seed_run(seed):
     torch.manual_seed(seed)
 
 
-def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="training"):
+@dataclass
+class Selection:
+    """How a run's epoch was chosen: the best dev accuracy, the epoch kept, and how many
+    epochs reached that accuracy (more than one: the lowest dev loss among them won)."""
+
+    accuracy: float
+    epoch: int
+    tied: int = 1
+
+
+def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="training", selection=None):
     """One training run.  Returns (model with the best dev state loaded, dev accuracy, best epoch).
 
-    Without a dev split (``dev`` None) the last epoch's model is kept.
+    The epoch kept is the one with the highest dev accuracy; among epochs with equal
+    accuracy, the one with the lowest dev loss (a small dev set is often at 100 % from the
+    first epoch on, and the first such epoch is rarely the best model).  ``selection``: a
+    list that receives this run's :class:`Selection`.  Without a dev split (``dev`` None)
+    the last epoch's model is kept.
     """
     seed_run(seed)
     rng = np.random.default_rng(seed)
@@ -261,7 +317,8 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
     loss_fn = nn.CrossEntropyLoss()
     per_doc = nn.CrossEntropyLoss(reduction="none")
     min_len = getattr(model, "min_length", 1)
-    best = (-1.0, 0, None)
+    best = (-1.0, 0, None, math.inf)  # accuracy, epoch, state, loss
+    tied = 0
     bar = tqdm(range(1, config.epochs + 1), desc=desc, leave=False, unit="epoch",
                disable=cli.bar_off(progress))
     for epoch in bar:
@@ -280,9 +337,13 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
         if dev is not None:
-            acc = accuracy(dev.labels.cpu().numpy(), predict(model, E, dev))
-            if acc > best[0]:
-                best = (acc, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            acc, dev_loss = evaluate(model, E, dev)
+            if acc == best[0]:
+                tied += 1
+            elif acc > best[0]:
+                tied = 1
+            if acc > best[0] or (acc == best[0] and dev_loss < best[3]):
+                best = (acc, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}, dev_loss)
             bar.set_postfix(dev=f"{acc:.3f}", best=f"{best[0]:.3f}")
         if bar.disable:   # no bar (stderr is not a terminal): a line per epoch at debug level and, when
             # progress was asked for, one at info level every 5 epochs, so a redirected log shows progress
@@ -293,17 +354,31 @@ def train_one(config, sizes, E, train, dev, seed, device, progress=True, desc="t
     if dev is None:
         return model, float("nan"), config.epochs
     model.load_state_dict(best[2])
+    if selection is not None:
+        selection.append(Selection(best[0], best[1], tied))
     return model, best[0], best[1]
 
 
-def _warn_overlap(tgt_train_docs, test_docs, names):
-    """Warn when labelled target training documents are also test documents (same tokens)."""
-    test_texts = {tuple(d["text"]) for d in test_docs}
-    n = sum(tuple(d["text"]) in test_texts for d in tgt_train_docs)
-    if n:
-        log.warning("%s: %d of the %d target training document(s) are also in the test set %s: "
-                    "the test accuracy is not honest", names.get("tgt_train", "target training documents"), n,
-                    len(tgt_train_docs), names.get("test", ""))
+def warn_overlap(train_sets, held_out):
+    """Warn for every training set that shares ids or identical token lists with a dev or test
+    set.  ``train_sets``/``held_out``: [(name, docs)].  In a parallel corpus (SIB-200) an equal id
+    is the same sentence in another language, so a source document with a dev document's id is
+    that dev document's translation.  Returns the number of warnings."""
+    from .selftrain import overlap
+
+    n_warn = 0
+    for tname, tdocs in train_sets:
+        for hname, hdocs in held_out:
+            if not tdocs or not hdocs:
+                continue
+            idx, n_id, n_text = overlap(tdocs, hdocs)
+            if idx:
+                n_warn += 1
+                log.warning("warning: %s: %d of its %d training document(s) share %s with %s (%d by id, %d by identical "
+                            "text; in a parallel corpus an equal id is the same sentence translated): the "
+                            "accuracy on %s is not honest; see the split in docs/make_kit.md", tname, len(idx),
+                            len(tdocs), "ids or texts", hname, n_id, n_text, hname)
+    return n_warn
 
 
 def _dev_language(dev_docs, src_emb, tgt_emb, name):
@@ -340,6 +415,7 @@ class Result:
     sizes: dict
     vocab: list  # source words of the training documents that have a vector
     coverage: dict
+    label_counts: list = None  # source training documents per label (the label mix)
 
     def summary(self):
         acc = mean_std([r["accuracy"] for r in self.runs])
@@ -348,17 +424,29 @@ class Result:
 
 
 def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, config=None, runs=10, seed=0,
-                     device="auto", progress=True, names=None, on_run=None, tgt_train_docs=None, tgt_weight=1.0):
+                     device="auto", progress=True, names=None, on_run=None, tgt_train_docs=None, tgt_weight=1.0,
+                     self_train_docs=None, self_train=None, keyword_features=None, feature_weight=1.0,
+                     keyword_min_hits=1, keyword_max_df=0.1):
     """Train ``runs`` models (seeds seed, seed+1, ...) and test each on ``test_docs``.
 
     ``src_emb``/``tgt_emb`` are :class:`clime.embeddings.Embeddings`; documents
     are lists of dicts from :func:`clime.text.read_docs`.  ``names`` maps
-    "train", "test", "dev", "src", "tgt", "tgt_train" to paths for messages.  ``on_run(i,
-    run_dict)`` is called after each run.  ``tgt_train_docs``: labelled *target*-language
-    documents added to the training set (embedded with ``tgt_emb``; never part of the
-    hold-out, so model selection is unchanged), each weighing ``tgt_weight`` source
-    documents in the loss.  Returns a :class:`Result`.
+    "train", "test", "dev", "src", "tgt", "tgt_train", "self_train", "features" to paths for
+    messages.  ``on_run(i, run_dict)`` is called after each run.  ``tgt_train_docs``: labelled
+    *target*-language documents added to the training set (embedded with ``tgt_emb``; never
+    part of the hold-out, so model selection is unchanged), each weighing ``tgt_weight``
+    source documents in the loss.  ``self_train_docs``: unlabelled target documents for
+    self-training (:mod:`clime.selftrain`, ``self_train`` its
+    :class:`~clime.selftrain.SelfTrainConfig`); documents shared with the dev or test set are
+    dropped.  Each run then has ``self_train_rounds``.  ``keyword_features``: ``{target word:
+    label index}`` (:func:`clime.keyword_features.word_classes`): the feature words as
+    one-word documents and the pool documents they label
+    (:func:`~clime.keyword_features.feature_documents`, ``keyword_min_hits``, ``keyword_max_df``) are added to
+    the training set with weight ``feature_weight`` and leave the self-training pool.
+    Returns a :class:`Result`.
     """
+    from . import keyword_features as kwf
+    from . import selftrain
     from .neighbors import resolve_device
 
     config = config or TrainConfig()
@@ -371,17 +459,39 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         raise ClimeError(f"target embeddings have dimension {tgt_emb.dim} but the source embeddings "
                          f"({names.get('src', 'source')}) have {src_emb.dim}", names.get("tgt"))
     device = resolve_device(device)
-    labels = label_mapping(train_docs)
+    labels = label_mapping(train_docs, names.get("train"))
     if len(labels) < 2:
         log.warning("%s: only one label (%r) in the training data", names.get("train", "training data"), labels[0])
     y_train = encode_labels(train_docs, labels, names.get("train"), "training")
     y_test = encode_labels(test_docs, labels, names.get("test"), "test")
-    tgt_train_docs = list(tgt_train_docs or [])
-    if tgt_train_docs:
-        if not (tgt_weight > 0 and math.isfinite(tgt_weight)):
-            raise ClimeError(f"--tgt-weight must be a positive number, got {tgt_weight}")
-        y_tgt = encode_labels(tgt_train_docs, labels, names.get("tgt_train"), "target training")
-        _warn_overlap(tgt_train_docs, test_docs, names)
+    label_counts = np.bincount(y_train, minlength=len(labels))
+    held_out = [(names.get("test") or "the test set", test_docs)]
+    if dev_docs is not None:
+        held_out.append((names.get("dev") or "the dev set", dev_docs))
+    pool_docs = list(self_train_docs or [])
+    if pool_docs:
+        self_train = self_train or selftrain.SelfTrainConfig()
+        self_train.check()
+        pool_docs = selftrain.clean_pool(pool_docs, held_out, names.get("self_train") or "the self-training pool")
+    feature_docs = []
+    if keyword_features is not None:
+        feature_docs, used = kwf.feature_documents(keyword_features, labels, pool_docs, keyword_min_hits,
+                                                   keyword_max_df)
+        used = set(used)
+        pool_docs = [d for i, d in enumerate(pool_docs) if i not in used]
+    extra = []  # labelled target sets: (docs, label indices, weight, name, coverage key)
+    for docs, weight, key, role, opt in ((tgt_train_docs, tgt_weight, "tgt_train", "target training", "--tgt-weight"),
+                                         (feature_docs, feature_weight, "features", "keyword-feature",
+                                          "--keyword-weight")):
+        docs = list(docs or [])
+        if not docs:
+            continue
+        if not (weight > 0 and math.isfinite(weight)):
+            raise ClimeError(f"{opt} must be a positive number, got {weight}")
+        name = names.get(key) or f"the {role} documents"
+        extra.append((docs, encode_labels(docs, labels, names.get(key), role), weight, name, key))
+    warn_overlap([(names.get("train") or "the source training set", train_docs)] + [(e[3], e[0]) for e in extra],
+                 held_out)
 
     builder = MatrixBuilder(src_emb.dim)
     train_ids, cov_train = builder.encode("src", src_emb, [d["text"] for d in train_docs], names.get("train", "train"))
@@ -403,51 +513,79 @@ def train_classifier(src_emb, tgt_emb, train_docs, test_docs, dev_docs=None, con
         tr_idx, dev_ids, cov_dev = np.arange(len(train_docs)), None, None
         log.warning("no dev set and --holdout 0: keeping the model of the last epoch")
     test_ids, cov_test = builder.encode("tgt", tgt_emb, [d["text"] for d in test_docs], names.get("test", "test"))
-    cov_tgt_train = None
+    cov = {}
     train_list, train_y = [train_ids[i] for i in tr_idx], y_train[tr_idx]
-    if tgt_train_docs:
-        tgt_ids, cov_tgt_train = builder.encode("tgt", tgt_emb, [d["text"] for d in tgt_train_docs],
-                                                names.get("tgt_train", "target training"))
-        train_list, train_y = train_list + tgt_ids, np.concatenate([train_y, y_tgt])
+    weights = [np.ones(len(tr_idx), dtype=np.float32)]
+    for docs, y_extra, weight, name, key in extra:
+        ids, c = builder.encode("tgt", tgt_emb, [d["text"] for d in docs], name)
+        cov[key] = c.__dict__
+        train_list, train_y = train_list + ids, np.concatenate([train_y, y_extra])
+        weights.append(np.full(len(docs), weight, dtype=np.float32))
+        log.info("training on %d %s document(s) (weight %g)", len(docs), name, weight)
+    pool_ids = None
+    if pool_docs:
+        pool_ids, c = builder.encode("tgt", tgt_emb, [d["text"] for d in pool_docs],
+                                     names.get("self_train", "self-training pool"))
+        cov["self_train"] = c.__dict__
     E_np = builder.matrix()
     E = torch.from_numpy(E_np).to(device)
     sizes = config.sizes(src_emb.dim, len(labels))
     min_len = max(sizes.get("widths", [1]))
+    base_w = np.concatenate(weights)
     train = pack(train_list, train_y, device, min_len)
-    if tgt_train_docs:
-        w = np.ones(len(train_list), dtype=np.float32)
-        w[len(tr_idx):] = tgt_weight
-        train.weights = torch.from_numpy(w).to(device)
-        log.info("training on %d source and %d target document(s) (target weight %g)", len(tr_idx),
-                 len(tgt_train_docs), tgt_weight)
+    if extra:
+        train.weights = torch.from_numpy(base_w).to(device)
     dev = None if dev_ids is None else pack(dev_ids, y_dev, device, min_len)
     test = pack(test_ids, y_test, device, min_len)
-    log.info("%d training, %s dev, %d test documents; %d classes; %d embedding rows; %s on %s",
-             len(train), len(dev) if dev is not None else "no", len(test), len(labels), E_np.shape[0],
+    pool = None if pool_ids is None else pack(pool_ids, None, device, min_len)
+    log.info("%d training, %s dev, %d test%s documents; %d classes; %d embedding rows; %s on %s",
+             len(train), len(dev) if dev is not None else "no", len(test),
+             f", {len(pool)} self-training" if pool is not None else "", len(labels), E_np.shape[0],
              config.model_type, device)
 
-    results, best = [], (None, -math.inf, None)
+    results, best, selections = [], (None, -math.inf, None), []
     for r in range(runs):
         s = seed + r
         t0 = time.perf_counter()
-        model, dev_acc, epoch = train_one(config, sizes, E, train, dev, s, device, progress,
-                                          desc=f"run {r + 1}/{runs}")
+        desc = f"run {r + 1}/{runs}"
+        model, dev_acc, epoch = train_one(config, sizes, E, train, dev, s, device, progress, desc=desc,
+                                          selection=selections)
+        rounds = None
+        if pool is not None and self_train.rounds > 0:
+            def fit(idx, y, _s=s, _desc=desc):
+                split = pack(train_list + [pool_ids[i] for i in idx], np.concatenate([train_y, y]), device,
+                             min_len)
+                split.weights = selftrain.concat_weights(len(train_list), base_w, len(idx), self_train.weight,
+                                                         device)
+                m, acc, ep = train_one(config, sizes, E, split, dev, _s, device, progress,
+                                       desc=_desc + " self-training", selection=selections)
+                return m, None if dev is None else acc, ep
+
+            model, dev_acc, epoch, rounds = selftrain.self_train(
+                fit, lambda m: predict_proba(m, E, pool), (model, None if dev is None else dev_acc, epoch),
+                len(pool), label_counts, self_train, labels, selftrain.gold_labels(pool_docs, labels))
+            dev_acc = float("nan") if dev_acc is None else dev_acc
         pred = predict(model, E, test)
         run = {"seed": s, "accuracy": accuracy(y_test, pred), "macro_f1": macro_f1(y_test, pred),
                "dev_accuracy": None if dev is None else dev_acc, "epoch": epoch,
                "seconds": round(time.perf_counter() - t0, 3)}
+        if rounds is not None:
+            run["self_train_rounds"] = rounds
         results.append(run)
         key = dev_acc if dev is not None else 0.0
         if best[0] is None or key > best[1]:
             best = (r, key, {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()})
         if on_run is not None:
             on_run(r, run)
-    cov = {"train": cov_train.__dict__, "test": cov_test.__dict__}
+    saturated = [x for x in selections if x.tied > 1 and x.accuracy >= 1.0]
+    if saturated:
+        log.warning("warning: the dev set (%d documents) is at 100%% accuracy for several epochs in %d of %d trainings, so "
+                    "it cannot tell the models apart: the epoch was chosen by the lowest dev loss among them; a "
+                    "larger dev set selects better", len(dev), len(saturated), len(selections))
+    cov = {"train": cov_train.__dict__, "test": cov_test.__dict__, **cov}
     if cov_dev is not None:
         cov["dev"] = cov_dev.__dict__
-    if cov_tgt_train is not None:
-        cov["tgt_train"] = cov_tgt_train.__dict__
-    return Result(results, labels, best[2], best[0], sizes, vocab, cov)
+    return Result(results, labels, best[2], best[0], sizes, vocab, cov, [int(c) for c in label_counts])
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -477,6 +615,7 @@ def make_checkpoint(result, model_type, args=None, paths=None):
         "args": _plain(args or {}),
         "run": _plain(best),
         "coverage": _plain(result.coverage),  # includes "tgt_train" when target documents were trained on
+        "label_counts": _plain(result.label_counts),  # the source label mix (select_docs.py balanced-entropy)
     }
 
 

@@ -146,3 +146,73 @@ def test_read_selection_rejects_bad_files(tmp_path):
     p.write_text(json.dumps({"categories": [{"label": 0, "name": "a"}], "documents": [{"id": 1, "text": "x"}]}))
     with pytest.raises(ClimeError, match="document #1"):
         active.read_selection(path=p)
+
+
+# ---------------------------------------------------------------- balanced-entropy
+
+def _skewed_pool(seed=0):
+    """90 documents over 3 classes; the class-2 predictions are by far the least sure, so
+    max-entropy's picks pile up there."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(90):
+        c = i % 3
+        sure = 0.4 + 0.05 * rng.random() if c == 2 else 0.8 + 0.15 * rng.random()
+        p = np.full(3, (1 - sure) / 2)
+        p[c] = sure
+        rows.append(p)
+    return np.array(rows)
+
+
+def test_quotas_follow_the_prior():
+    assert active.quotas([500, 300, 200], 10).tolist() == [5, 3, 2]
+    assert active.quotas([1, 1, 1], 10).tolist() == [4, 3, 3]  # the remainder to the earlier class
+    assert active.quotas([0, 2, 1], 4).tolist() == [0, 3, 1]
+    with pytest.raises(ValueError):
+        active.quotas([0, 0], 3)
+
+
+def test_balanced_entropy_meets_the_quotas_where_max_entropy_skews():
+    probs = _skewed_pool()
+    pred = probs.argmax(1)
+    prior = [2, 1, 1]  # the source label mix: half of the documents are class 0
+    plain = np.bincount(pred[active.select("max-entropy", probs, 20)], minlength=3)
+    assert plain[2] == 20  # every max-entropy pick is a class-2 prediction
+    picked = active.select("balanced-entropy", probs, 20, prior=prior)
+    assert len(set(picked)) == 20
+    assert np.bincount(pred[picked], minlength=3).tolist() == [10, 5, 5]
+    # within each class, the most uncertain documents
+    h = active.entropy(probs)
+    for c in range(3):
+        mine = [i for i in picked if pred[i] == c]
+        rest = [i for i in range(90) if pred[i] == c and i not in mine]
+        assert min(h[mine]) >= max(h[rest])
+    assert picked == sorted(picked, key=lambda i: -h[i])  # most uncertain first
+
+
+def test_balanced_entropy_passes_on_an_unfillable_quota():
+    probs = np.array([[0.9, 0.1]] * 2 + [[0.3, 0.7]] * 8)  # only two class-0 predictions
+    picked = active.select("balanced-entropy", probs, 6, prior=[1, 1])
+    assert len(picked) == 6 and {0, 1} <= set(picked)
+
+
+def test_script_balanced_entropy_uses_the_checkpoint_label_mix(tmp_path):
+    t = _task(tmp_path)
+    import torch
+
+    assert torch.load(t / "m.pt", weights_only=True)["label_counts"] == [20, 20]
+    assert _script("select_docs").main(_argv(t, "--n", "6", "--strategy", "balanced-entropy")) == 0
+    sel = active.read_selection(t / "ui" / "demo")
+    assert sel["strategy"] == "balanced-entropy"
+    preds = [d["pred"] for d in sel["documents"]]
+    assert preds.count(0) == 3 and preds.count(1) == 3
+
+
+def test_label_prior_fallbacks(tmp_path, caplog):
+    train = tmp_path / "train.json"
+    train.write_text("".join(json.dumps({"id": i, "text": ["a"], "label": lab}) + "\n"
+                             for i, lab in enumerate([0, 1, 1, 1])))
+    assert active.label_prior({"labels": [0, 1], "paths": {"train": str(train)}}).tolist() == [1, 3]
+    assert active.label_prior({"labels": [0, 1], "label_counts": [5, 2]}).tolist() == [5, 2]
+    assert active.label_prior({"labels": [0, 1], "paths": {"train": str(tmp_path / "gone.json")}}).tolist() == [1, 1]
+    assert "equal quotas" in caplog.text

@@ -193,3 +193,21 @@ def test_warns_when_top_keywords_are_generic(caplog):
     with caplog.at_level("WARNING", logger="clime.rank"):
         warn_if_generic([("topic1", 9.0), ("topic2", 8.0), ("the", 1.0)], docs)
     assert caplog.text == ""
+
+
+def test_ranking_has_the_class_each_keyword_is_salient_for(tmp_path):
+    from clime.preprocess import read_ranking
+    from clime.rank import format_ranking
+
+    ck, model, src, train = _trained("cnn")
+    ranked = rank_words(ck, model, src, train, progress=False, with_class=True)
+    plain = rank_words(ck, model, src, train, progress=False)
+    assert [(w, s) for w, s, _, _ in ranked] == plain  # the scores do not change
+    assert ranked[0][0] == "en_decisive" and ranked[0][2] == 1 and ranked[0][3] > 0.5  # class 1's word
+    assert all(c in (0, 1) and 0.5 <= share <= 1.0 for _, _, c, share in ranked)
+    path = tmp_path / "rank.txt"
+    path.write_text(format_ranking(ranked))
+    assert read_ranking(path)[0] == ("en_decisive", pytest.approx(ranked[0][1], rel=1e-5))  # the old reader
+    assert path.read_text().splitlines()[0].split("\t")[2:] == ["1", f"{ranked[0][3]:.3f}"]
+    path.write_text(format_ranking(plain))
+    assert path.read_text().splitlines()[0].count("\t") == 1

@@ -365,3 +365,84 @@ def test_script_tgt_train_bad_input_exits_2(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
     assert not (t / "r.json").exists()
+
+
+# ---------------------------------------------------------------- papercuts and the overlap warning
+
+def _fail_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        cli.run(_script("train").main, argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_mixed_label_types_are_refused(tmp_path, capsys):
+    t = _write_task(tmp_path)
+    docs = [json.loads(x) for x in (t / "en.json").read_text().splitlines()]
+    docs[3]["label"] = str(docs[3]["label"])
+    (t / "en.json").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    err = _fail_one_line(capsys, _argv(t, "--runs", "1", "--results", str(t / "r.json")))
+    assert "mixed label types" in err and "en.json" in err
+    assert not (t / "r.json").exists()
+
+
+def test_a_tsv_is_pointed_to_make_kit(tmp_path, capsys):
+    t = _write_task(tmp_path)
+    (t / "en.json").write_text("id\ttext\tlabel\n1\tsome words\t0\n")
+    err = _fail_one_line(capsys, _argv(t, "--runs", "1"))
+    assert "en.json:1" in err and "expected JSON lines" in err and "make_kit.py" in err
+
+
+def test_dev_ties_are_broken_by_dev_loss(caplog):
+    src, tgt, train, test = make_task()
+    dev = [d for d in test if d["text"].count("same") == 0][:4]  # a tiny, easy dev set
+    cfg = TrainConfig(model_type="lr", epochs=15, batch_size=10, lr=0.1)
+    res = train_classifier(src, tgt, train, test, dev_docs=dev, config=cfg, runs=1, progress=False)
+    run = res.runs[0]
+    assert run["dev_accuracy"] == 1.0
+    assert run["epoch"] > 1  # not the first epoch at 100 %: the dev loss keeps falling after it
+    assert "100% accuracy for several epochs" in caplog.text and "lowest dev loss" in caplog.text
+
+
+def test_every_training_set_is_checked_against_dev_and_test(caplog):
+    from clime.train import warn_overlap
+
+    test = [{"id": i, "text": [f"t{i}"]} for i in range(10)]
+    dev = [{"id": 100 + i, "text": [f"d{i}"]} for i in range(5)]
+    src = [{"id": 100, "text": ["english"]}, {"id": 50, "text": ["x"]}]  # a dev id: a parallel layout
+    tgt = [{"id": 60, "text": ["t3"]}]  # a test text
+    assert warn_overlap([("en.json", src), ("tgt.json", tgt), ("clean.json", [{"id": 70, "text": ["y"]}])],
+                        [("test.json", test), ("dev.json", dev)]) == 2
+    assert "en.json: 1 of its 2 training document(s) share ids or texts with dev.json (1 by id, 0 by identical" \
+        in caplog.text
+    assert "tgt.json: 1 of its 1 training document(s) share ids or texts with test.json (0 by id, 1 by identical" \
+        in caplog.text
+    assert "clean.json" not in caplog.text
+
+
+def test_overlap_warning_on_the_committed_data(caplog):
+    """data/en.json against data/fr_dev.json and data/fr.json: in the parallel layout (English training
+    documents with the dev documents' ids) the warning fires; after a non-parallel split it must not."""
+    from clime.text import read_docs
+    from clime.train import warn_overlap
+
+    data = ROOT / "data"
+    en, dev, test = (read_docs(data / n) for n in ("en.json", "fr_dev.json", "fr.json"))
+    shared = {d["id"] for d in en} & ({d["id"] for d in dev} | {d["id"] for d in test})
+    n = warn_overlap([("data/en.json", en)], [("data/fr.json", test), ("data/fr_dev.json", dev)])
+    assert (n > 0) == bool(shared)
+    if {d["id"] for d in en} & {d["id"] for d in dev}:
+        assert "data/en.json" in caplog.text and "data/fr_dev.json" in caplog.text
+
+
+def test_script_warns_about_a_source_set_sharing_dev_ids(tmp_path, capsys):
+    t = _write_task(tmp_path)
+    en = [json.loads(x) for x in (t / "en.json").read_text().splitlines()]
+    fr = [json.loads(x) for x in (t / "fr.json").read_text().splitlines()]
+    dev = [dict(d, id=en[i]["id"]) for i, d in enumerate(fr[:10])]  # the parallel layout: same ids
+    (t / "dev.json").write_text("".join(json.dumps(d) + "\n" for d in dev))
+    assert _script("train").main(_argv(t, "--runs", "1", "--dev", str(t / "dev.json"))) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "share ids or texts with" in err and "dev.json (10 by id" in err
