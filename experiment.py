@@ -99,7 +99,14 @@ def main(argv=None):
     g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")
     g.add_argument("--train-runs", type=cli.integer(1), help="train.py --runs per training, their mean being the seed's number (default: 3, which cut the seed-to-seed spread 2.6x; docs/experiment.md)")
     g.add_argument("--device", help="--device for train.py and update.py (default: theirs)")
-    g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1)")
+    g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1; with --executor dask: "
+                                                         "LocalCluster workers or dask-jobqueue jobs)")
+    g.add_argument("--executor", choices=list(excfg.EXECUTORS),
+                   help="local: units as threads of this process; dask: dask.distributed tasks (requirements-dask.txt) "
+                        "(default: local)")
+    g.add_argument("--scheduler", help="--executor dask: a scheduler address (tcp://HOST:8786), or slurm / pbs for a "
+                                       "dask-jobqueue cluster from ~/.config/dask/jobqueue.yaml (default: a LocalCluster)")
+    g.add_argument("--retries", type=cli.integer(0), help="--executor dask: reruns of a failed unit (default: 1)")
     g.add_argument("--work", help="work folder (default: work/experiments/<name>)")
     g.add_argument("--out", help="report folder (default: results/<name>)")
     g.add_argument("--keep-embeddings", action="store_true", default=None, help="keep every updated embedding directory")
@@ -121,10 +128,14 @@ def main(argv=None):
             conf[key] = value
     if args.seed != 0 or "seed" not in conf:
         conf["seed"] = args.seed
-    if args.update_args:
-        conf["update_args"] = args.update_args.split()
-    if args.train_args:
-        conf["train_args"] = args.train_args.split()
+    for key in ("update_args", "train_args"):
+        if getattr(args, key):
+            conf[key] = excfg.split_args(getattr(args, key), "--" + key.replace("_", "-"))
+    excfg.check_name(conf.get("name", "example"), args.config)
+    if conf.get("update_args"):
+        excfg.check_script_args("update.py", conf["update_args"], "update_args")
+    if conf.get("train_args"):
+        excfg.check_script_args("train.py", conf["train_args"], "train_args")
     if args.objective:
         conds = ["none"] + list(args.objective)
         if args.realign_variants:

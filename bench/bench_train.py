@@ -10,9 +10,20 @@ frozen matrix, same batch size, epochs, optimiser and clipping.
 Prints seconds and test accuracy of each, and the time ratio.  Runs on the
 example (data/en.json -> data/fr.json, if present) and on a synthetic set
 (~15k words per language, 5k training documents).
+
+    PYTHONPATH=. .venv/bin/python bench/bench_train.py --policy [--copies 3] [--burner 30] [--epochs 10]
+
+measures the thread policy instead: ``train.py`` (CNN, the example, one run) as a user runs it,
+under the old policy (torch's default: one thread per core, OpenMP's default spin-then-sleep
+wait) and the new one (``train.py``'s default: ``clime.cli.torch_threads``, one thread), alone
+and with ``--copies`` runs side by side (as ``experiment.py --jobs`` starts them), optionally with
+``--burner N`` busy processes holding the load at about N.  A run past ``--limit`` seconds is
+stopped and shown as "> LIMIT".
 """
 
 import argparse
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -142,6 +153,74 @@ def bench(name, src, tgt, train, test, dev, args):
     print(f"  speed-up     {t_old / t_ours:8.2f}x", flush=True)
 
 
+def _burner():
+    while True:
+        pass
+
+
+def policy_bench(args):
+    """Old vs new thread policy of train.py, in subprocesses, alone and side by side."""
+    import multiprocessing as mp
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="bench_threads_"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
+    for lang, vec in (("en", "eng"), ("fr", "fra")):
+        subprocess.run([sys.executable, str(ROOT / "binarize.py"), str(ROOT / f"data/{vec}.vec.gz"), str(work / lang),
+                        "-q"], check=True, env=env)
+    cores = os.cpu_count() or 1
+    policies = {"old (torch default: %d threads, OpenMP default wait)" % cores: ["--threads", str(cores)],
+                "new (train.py default: 1 thread)": []}
+
+    def start(extra, i):
+        cmd = [sys.executable, str(ROOT / "train.py"), "--src-emb", str(work / "en"), "--tgt-emb", str(work / "fr"),
+               "--train", str(ROOT / "data/en.json"), "--test", str(ROOT / "data/fr.json"), "--type", "cnn",
+               "--runs", "1", "--epochs", str(args.epochs), "--seed", str(args.seed), "--results",
+               str(work / f"r{i}.json"), "-q"] + extra
+        return subprocess.Popen(cmd, env={k: v for k, v in env.items() if k != "OMP_WAIT_POLICY"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    burners = [mp.Process(target=_burner, daemon=True) for _ in range(args.burner)]
+    for b in burners:
+        b.start()
+    try:
+        time.sleep(3 if burners else 0)
+        load = os.getloadavg()[0]
+        print(f"thread policy: CNN on the example, {args.epochs} epochs, {cores} cores, {args.burner} burner "
+              f"process(es), load {load:.1f} at the start", flush=True)
+        for name, extra in policies.items():
+            for copies in sorted({1, args.copies}):
+                t0 = time.perf_counter()
+                procs = [start(extra, i) for i in range(copies)]
+                times = []
+                for p in procs:
+                    try:
+                        p.wait(timeout=max(1.0, args.limit - (time.perf_counter() - t0)))
+                        times.append(f"{time.perf_counter() - t0:.1f}")
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+                        times.append(f"> {args.limit:.0f}")
+                    if p.returncode not in (0, None, -9):
+                        raise SystemExit(f"train.py failed: {p.stderr.read()[-500:]}")
+                accs = []
+                for i in range(copies):
+                    try:
+                        accs.append(f"{100 * json.loads((work / f'r{i}.json').read_text())['accuracy_mean']:.1f}")
+                    except (OSError, ValueError, KeyError):
+                        accs.append("-")
+                    (work / f"r{i}.json").unlink(missing_ok=True)
+                print(f"  {name}, {copies} at once: seconds {', '.join(times)}; accuracy {', '.join(accs)}; "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        for b in burners:
+            b.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=30)
@@ -150,7 +229,13 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=("example", "synthetic"))
     p.add_argument("--ours-only", action="store_true", help="time only clime.train (no 2020 loop)")
+    p.add_argument("--policy", action="store_true", help="measure the old vs the new thread policy of train.py")
+    p.add_argument("--copies", type=int, default=3, help="--policy: also this many runs side by side")
+    p.add_argument("--burner", type=int, default=0, help="--policy: busy processes running meanwhile")
+    p.add_argument("--limit", type=float, default=150.0, help="--policy: seconds before a run is stopped")
     args = p.parse_args()
+    if args.policy:
+        return policy_bench(args)
     torch.set_num_threads(args.threads)
     if args.only != "synthetic" and (ROOT / "data/en.json").exists():
         words, V, _ = read_vec(ROOT / "data/eng.vec.gz", progress=False)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .experiment_config import OTHER_SPACE, TARGET_LABELS, condition_parts
+from .experiment_config import OTHER_SPACE, SELF_TRAIN, TARGET_LABELS, condition_parts
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def add_control_diffs(rows, groups):
             else:
                 others = ["none"] + [c for c in recs if c != TARGET_LABELS and condition_parts(c)[0]
                                      and condition_parts(c)[1] == tokens and c != row["condition"]] + [TARGET_LABELS]
+                if row["condition"] != SELF_TRAIN:
+                    others.append(SELF_TRAIN)  # every arm also against self-learning + self-training
             row["vs"] = {}
             for other in others:
                 if other not in recs:
@@ -115,7 +117,10 @@ def render_markdown(rep):
               "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = after − before, paired by seed, "
               "with its 95% t confidence interval; P@1 = word-translation precision@1 on "
               f"`{cfg['test_dict']}` (nearest neighbour / CSLS), mean over seeds; "
-              "judgements = marked neighbours + added words per seed.", ""]
+              "judgements = marked neighbours + added words per seed.",
+              f"Model selection (train.py --dev): `{rep['select_file']}`, documents no arm trains on."
+              if rep.get("select_file") else "Model selection: train.py's hold-out of the English training documents.",
+              ""]
     groups = {}
     for row in rep["rows"]:
         groups.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)

@@ -93,7 +93,7 @@ def test_documented_commands_run_as_written(tmp_path):
            "TQDM_DISABLE": "1", "CLIME_TEST_DOCS": "1"}
     for page, line, script in blocks:
         res = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=repo, env=env, capture_output=True,
-                             text=True, timeout=600)
+                             text=True)
         assert res.returncode == 0, f"{page}:{line}: exit {res.returncode}\n{script}\n--- stderr\n{res.stderr[-3000:]}"
     # following the docs leaves nothing in the repository root beside the ignored work folders
     tracked = {n.split("/")[0] for n in subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
