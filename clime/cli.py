@@ -175,7 +175,7 @@ def run(main, argv=None):
 
 
 # torch's CPU threads per process unless a script is told otherwise (train.py --threads N,
-# or CLIME_THREADS in the environment).  One: measured (docs/train.md, bench/bench_train.py --policy)
+# or CLIME_THREADS in the environment).  One: measured (docs/experiment.md, bench/bench_train.py --policy)
 # as fast as torch's default (a thread per core) on an idle machine for the project's models, and
 # far faster when several runs share the cores or the machine is loaded, where OpenMP's threads
 # wait on one another's time slices.

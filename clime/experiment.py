@@ -97,6 +97,8 @@ class Runner:
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = str(ROOT) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH") else "")
         self.env["TQDM_DISABLE"] = "1"
+        # several scripts share the cores: an OpenMP thread that waits yields its core (docs/experiment.md, Threads)
+        self.env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         if cfg.jobs > 1 and "OMP_NUM_THREADS" not in self.env:
             self.env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // cfg.jobs))
 
@@ -583,11 +585,15 @@ class Experiment:
         self.base_embeddings()
         units = [(str(size), model, cfg.seed + i) for size in cfg.seed_sizes for model in cfg.models for i in range(cfg.runs)]
         bar = tqdm(total=len(units), desc="experiment", unit="seed", disable=cli.bar_off(progress))
+        finished = []
+
         def done(recs):
             # the report is rewritten after every finished seed, so an interrupted run still shows its numbers
             self.records.extend(recs)
             bar.update(1)
-            log.info("%s", progress_line(bar.n, len(units), time.perf_counter() - t_start, recs[0] if recs else None))
+            finished.append(1)
+            log.info("%s", progress_line(len(finished), len(units), time.perf_counter() - t_start,
+                                         recs[0] if recs else None))
             if len(units) > 1:
                 self.write(self.report(time.perf_counter() - t_start, partial=True))
 
@@ -726,6 +732,8 @@ def dask_client(cfg):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ClimeError("executor dask needs dask and distributed (pip install -r requirements-dask.txt)") from None
+    for name in ("distributed", "dask_jobqueue"):  # their INFO lines would bury the experiment's own
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     sched = cfg.scheduler
     if sched in ("slurm", "pbs"):
         try:
@@ -738,7 +746,8 @@ def dask_client(cfg):
     if sched:
         return Client(sched), None
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
-    cluster = LocalCluster(n_workers=cfg.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=cfg.jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=logging.WARNING)
     return Client(cluster), cluster
 
 
