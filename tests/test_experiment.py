@@ -406,3 +406,27 @@ def test_reports_carry_repository_relative_paths(tmp_path):
     assert shown["test"] == "data/fr.json" and shown["train"] == conf["train"]  # outside the repository: as given
     for md in (ROOT / "experiments" / "reports").glob("*.md"):
         assert str(ROOT) not in md.read_text(encoding="utf-8") and "/work/" not in md.read_text(encoding="utf-8"), md
+
+
+@pytest.mark.skipif(not all((ROOT / s).exists() for s in SCRIPTS), reason="the pipeline scripts are not all there yet")
+@pytest.mark.heavy
+def test_dask_failed_unit_is_retried_then_reported(tmp_path):
+    """A unit whose step keeps failing is run again (--retries), then reported with error:; the other
+    unit's records make the partial report; exit status 2."""
+    pytest.importorskip("distributed")
+    conf = json.loads(_tiny_task(tmp_path).read_text(encoding="utf-8"))
+    wrapper = tmp_path / "python.sh"  # the interpreter of every step: train.py of seed 1 always fails
+    tries = tmp_path / "tries.txt"
+    wrapper.write_text("#!/bin/sh\ncase \" $* \" in *train.py*\" --seed 1 \"*) echo \"simulated failure\" >&2; "
+                       f"echo x >> {tries}; exit 3;; esac\nexec {sys.executable} \"$@\"\n", encoding="utf-8")
+    wrapper.chmod(0o755)
+    conf.update(conditions=["none"], runs=2, python=str(wrapper), executor="dask", jobs=2, retries=1)
+    (tmp_path / "c.json").write_text(json.dumps(conf), encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "experiment.py"), "--config", str(tmp_path / "c.json")],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "error: seed size given, model lr, seed 1 failed after 1 retry" in r.stderr and "simulated failure" in r.stderr
+    assert "Traceback" not in r.stderr
+    rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
+    assert rep["partial"] and {x["seed"] for x in rep["records"]} == {0}
+    assert tries.read_text().count("x") == 2  # the first try and one retry
