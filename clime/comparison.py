@@ -31,7 +31,7 @@ import numpy as np
 from .errors import ClimeError
 from .experiment import Experiment, _load_json, _rel, _slug, report_config, train_lacks, _top_keywords, count_judgements, oracle_args, read_train_results
 from .experiment_config import PLACEHOLDERS, Config, condition_args, fill_placeholders
-from .experiment_report import _diff, _ms, mean_std, paired_ci
+from .experiment_report import _diff, _ms, mean_std, paired_ci, pyplot, save_figure
 from .fileio import atomic_open, write_json
 
 log = logging.getLogger(__name__)
@@ -283,16 +283,9 @@ def plot_curve(rep, path):
     rows = rep["rows"]
     if len({r["minutes"] for r in rows}) < 2:
         return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.info("matplotlib is not installed: no curve plot (the tables have the numbers)")
+    plt = pyplot("curve plot")
+    if plt is None:
         return None
-    from .fileio import atomic_path
-
     panels = sorted({(str(r["seed_size"]), r["model"], r["oracle"]) for r in rows})
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels):
@@ -309,11 +302,7 @@ def plot_curve(rep, path):
         ax.set_xlabel("annotator minutes")
         ax.set_ylabel(f"accuracy on the {rep['split']} split (%)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path, dpi=110)
 
 
 def _machine():

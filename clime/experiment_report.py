@@ -166,18 +166,38 @@ def render_markdown(rep):
     return "\n".join(lines)
 
 
-def plot_budgets(rep, path):
-    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
-    budgets = sorted({r["budget"] for r in rep["rows"]})
-    if len(budgets) < 2:
-        return None
+def pyplot(what="plot"):
+    """matplotlib.pyplot (Agg backend), or None with a log line when matplotlib is not importable:
+    the plots are optional, the report's tables are the source of truth."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.info("matplotlib is not installed: no plot")
+        log.info("matplotlib is not installed: no %s (the tables have the numbers)", what)
+        return None
+    return plt
+
+
+def save_figure(plt, fig, path, dpi=120):
+    """Write ``fig`` as a PNG atomically and close it; returns ``path``."""
+    from .fileio import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_budgets(rep, path):
+    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
+    budgets = sorted({r["budget"] for r in rep["rows"]})
+    if len(budgets) < 2:
+        return None
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for row_key in sorted({(r["seed_size"], r["model"], r["oracle"], r["condition"]) for r in rep["rows"]}):
@@ -189,10 +209,4 @@ def plot_budgets(rep, path):
     ax.set_xlabel("keywords judged")
     ax.set_ylabel(f"target accuracy ({rep['split']}) %")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    from .fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)

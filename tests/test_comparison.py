@@ -173,4 +173,4 @@ def test_curve_plot_is_written_or_skipped(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with caplog.at_level("INFO"):
         assert comparison.plot_curve(rep, tmp_path / "none.png") is None
-    assert "matplotlib is not installed" in caplog.text and not (tmp_path / "none.png").exists()
+    assert "matplotlib is not installed: no curve plot" in caplog.text and not (tmp_path / "none.png").exists()
