@@ -328,16 +328,18 @@ class Experiment:
             else:
                 cfg.conditions = list(cfg.conditions) + [SELF_TRAIN]
 
-    def placeholders(self, feedback=None):
-        """The values of the train.py argument placeholders (``{pool}``, ...) for one unit."""
+    def fill(self, args, what, feedback=None):
+        """``args`` with their placeholders (``{pool}``, ``{labeled}``, ``{feedback}``, ...) filled for
+        one unit; only the files named are prepared (a placeholder the unit lacks is a ClimeError)."""
+        import string
+
         cfg = self.cfg
-        values = {"train": cfg.train, "seed_dict": cfg.seed_dict, "categories": cfg.categories,
-                  "pool": self.pool_docs()}
-        if cfg.tgt_labeled:
-            values["labeled"] = self.honest_label_docs()
+        makers = {"train": lambda: cfg.train, "seed_dict": lambda: cfg.seed_dict, "categories": lambda: cfg.categories,
+                  "pool": self.pool_docs, "labeled": self.honest_label_docs}
         if feedback is not None:
-            values["feedback"] = str(feedback)
-        return values
+            makers["feedback"] = lambda: str(feedback)
+        names = {f for a in args for _, f, _, _ in string.Formatter().parse(str(a)) if f}
+        return fill_placeholders(args, {n: makers[n]() for n in names if n in makers}, what)
 
     def pool_docs(self):
         """The unlabelled target pool without any dev or test document (by id or identical text)."""
@@ -423,7 +425,7 @@ class Experiment:
                     found += 1
                     log.warning("warning: %s (%s) shares %d id(s) and %d identical text(s) with the %s split %s%s",
                                 _rel(path), what, n_id, n_text, split, _rel(splits[split]),
-                                "" if what == "train" else " (left out of every arm's training)")
+                                " (left out of every arm's training)" if what in ("tgt_labeled", "tgt_unlabeled") else "")
         return found
 
     def train_args(self, src, tgt, model, seed, results, output=None):
@@ -515,7 +517,7 @@ class Experiment:
                     uargs = condition_args(cond, cfg.train_tokens)
                     targs = condition_train_args(cond, cfg.train_tokens)
                     uses_feedback = any("{feedback}" in a for a in targs)
-                    targs = fill_placeholders(targs, self.placeholders(feedback), f"condition {cond!r}")
+                    targs = self.fill(targs, f"condition {cond!r}", feedback)
                     if uargs is None and not targs:
                         rec.update(after=before, p1_after=base["p1"], judgements=0, added=0, accepted=0)
                         recs.append(rec)
@@ -699,7 +701,7 @@ class Experiment:
             fh.write(render_markdown(report))
         plot = plot_budgets(report, self.out / "accuracy_vs_budget.png")
         if plot:
-            report["plot"] = str(plot)
+            report["plot"] = _rel(plot)
 
 
 def progress_line(finished, total, elapsed, rec=None):
