@@ -172,15 +172,19 @@ def policy_bench(args):
         subprocess.run([sys.executable, str(ROOT / "binarize.py"), str(ROOT / f"data/{vec}.vec.gz"), str(work / lang),
                         "-q"], check=True, env=env)
     cores = os.cpu_count() or 1
-    policies = {"old (torch default: %d threads, OpenMP default wait)" % cores: ["--threads", str(cores)],
-                "new (train.py default: 1 thread)": []}
+    policies = {"old (torch default: %d threads, OpenMP default wait)" % cores: (["--threads", str(cores)], {}),
+                "%d threads, OMP_WAIT_POLICY=PASSIVE" % cores: (["--threads", str(cores)], {"OMP_WAIT_POLICY": "PASSIVE"}),
+                "new (train.py default: 1 thread)": ([], {})}
 
-    def start(extra, i):
+    def start(policy, i):
+        extra, env_extra = policy
         cmd = [sys.executable, str(ROOT / "train.py"), "--src-emb", str(work / "en"), "--tgt-emb", str(work / "fr"),
                "--train", str(ROOT / "data/en.json"), "--test", str(ROOT / "data/fr.json"), "--type", "cnn",
                "--runs", "1", "--epochs", str(args.epochs), "--seed", str(args.seed), "--results",
                str(work / f"r{i}.json"), "-q"] + extra
-        return subprocess.Popen(cmd, env={k: v for k, v in env.items() if k != "OMP_WAIT_POLICY"},
+        run_env = {k: v for k, v in env.items() if k != "OMP_WAIT_POLICY"}
+        run_env.update(env_extra)
+        return subprocess.Popen(cmd, env=run_env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     burners = [mp.Process(target=_burner, daemon=True) for _ in range(args.burner)]
@@ -191,10 +195,10 @@ def policy_bench(args):
         load = os.getloadavg()[0]
         print(f"thread policy: CNN on the example, {args.epochs} epochs, {cores} cores, {args.burner} burner "
               f"process(es), load {load:.1f} at the start", flush=True)
-        for name, extra in policies.items():
+        for name, policy in policies.items():
             for copies in sorted({1, args.copies}):
                 t0 = time.perf_counter()
-                procs = [start(extra, i) for i in range(copies)]
+                procs = [start(policy, i) for i in range(copies)]
                 times = []
                 for p in procs:
                     try:
