@@ -174,3 +174,22 @@ def test_curve_plot_is_written_or_skipped(tmp_path, monkeypatch, caplog):
     with caplog.at_level("INFO"):
         assert comparison.plot_curve(rep, tmp_path / "none.png") is None
     assert "matplotlib is not installed: no curve plot" in caplog.text and not (tmp_path / "none.png").exists()
+
+
+def test_docs_name_the_configs_with_three_training_runs():
+    """docs/experiment.md lists exactly the committed configurations whose train_runs is not 1, and no
+    configuration's comment says it is for run_example.sh unless run_example.sh runs it."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "experiment.md").read_text(encoding="utf-8")
+    para = text[text.index("Most committed\nconfigurations"):].split("\n\n")[0]
+    named = set(re.findall(r"`([\w.-]+\.json)`", para))
+    runs = {p.name: json.loads(p.read_text(encoding="utf-8")).get("train_runs", 3)
+            for p in (root / "experiments").glob("*.json")}
+    assert named == {n for n, r in runs.items() if r != 1}
+    script = (root / "run_example.sh").read_text(encoding="utf-8")
+    for p in (root / "experiments").glob("*.json"):
+        comment = json.loads(p.read_text(encoding="utf-8")).get("comment", "")
+        if re.search(r"\bfor run_example\.sh", comment):
+            assert p.name in script, p.name
