@@ -15,10 +15,16 @@ example (data/en.json -> data/fr.json, if present) and on a synthetic set
 
 measures the thread policy instead: ``train.py`` (CNN, the example, one run) as a user runs it,
 under the old policy (torch's default: one thread per core, OpenMP's default spin-then-sleep
-wait) and the new one (``train.py``'s default: ``clime.cli.torch_threads``, one thread), alone
+wait), one thread per core with ``OMP_WAIT_POLICY=PASSIVE``, and the new one (``train.py``'s
+default: ``clime.cli.torch_threads``, one thread) (``--policies 0,2``: some of them), alone
 and with ``--copies`` runs side by side (as ``experiment.py --jobs`` starts them), optionally with
 ``--burner N`` busy processes holding the load at about N.  A run past ``--limit`` seconds is
 stopped and shown as "> LIMIT".
+
+    PYTHONPATH=. .venv/bin/python bench/bench_train.py --sweep 30@1e-3,12@3e-3,10@5e-3
+
+times CNN settings (epochs @ learning rate, in-process, one thread, 3 seeds each) with their test
+accuracy.
 """
 
 import argparse
@@ -176,6 +182,9 @@ def policy_bench(args):
                 "%d threads, OMP_WAIT_POLICY=PASSIVE" % cores: (["--threads", str(cores)], {"OMP_WAIT_POLICY": "PASSIVE"}),
                 "new (train.py default: 1 thread)": ([], {})}
 
+    keep = [int(i) for i in args.policies.split(",")]
+    policies = {k: v for i, (k, v) in enumerate(policies.items()) if i in keep}
+
     def start(policy, i):
         extra, env_extra = policy
         cmd = [sys.executable, str(ROOT / "train.py"), "--src-emb", str(work / "en"), "--tgt-emb", str(work / "fr"),
@@ -225,6 +234,29 @@ def policy_bench(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def sweep_bench(args):
+    """Epochs x learning rate of the CNN on the example (in-process, one thread, 3 seeds): seconds per
+    run and test accuracy, the figures behind docs/experiment.md's "The CNN's time"."""
+    torch.set_num_threads(1)
+
+    def emb(name):
+        words, V, _ = read_vec(ROOT / f"data/{name}.vec.gz", progress=False)
+        return Embeddings(normalize(V), words)
+
+    src, tgt = emb("eng"), emb("fra")
+    train, test, dev = (read_docs(ROOT / f"data/{f}.json") for f in ("en", "fr", "fr_dev"))
+    for spec in args.sweep.split(","):
+        epochs, lr = spec.split("@")
+        cfg = TrainConfig(model_type="cnn", epochs=int(epochs), batch_size=100, lr=float(lr))
+        t0 = time.perf_counter()
+        res = train_classifier(src, tgt, train, test, dev, config=cfg, runs=3, seed=args.seed, device="cpu",
+                               progress=False)
+        accs = [100 * r["accuracy"] for r in res.runs]
+        print(f"{epochs} epochs at lr {lr}: {(time.perf_counter() - t0) / 3:.1f} s a run, test accuracy "
+              f"{np.mean(accs):.1f} ({', '.join(f'{a:.1f}' for a in accs)}), epochs chosen "
+              f"{[r['epoch'] for r in res.runs]}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=30)
@@ -237,7 +269,11 @@ def main():
     p.add_argument("--copies", type=int, default=3, help="--policy: also this many runs side by side")
     p.add_argument("--burner", type=int, default=0, help="--policy: busy processes running meanwhile")
     p.add_argument("--limit", type=float, default=150.0, help="--policy: seconds before a run is stopped")
+    p.add_argument("--policies", default="0,1,2", help="--policy: which of old (0), 2 threads passive (1), new (2)")
+    p.add_argument("--sweep", help="EPOCHS@LR,... : time and accuracy of these CNN settings (3 seeds, one thread)")
     args = p.parse_args()
+    if args.sweep:
+        return sweep_bench(args)
     if args.policy:
         return policy_bench(args)
     torch.set_num_threads(args.threads)
