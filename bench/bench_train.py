@@ -24,7 +24,7 @@ stopped and shown as "> LIMIT".
     PYTHONPATH=. .venv/bin/python bench/bench_train.py --sweep 30@1e-3,12@3e-3,10@5e-3
 
 times CNN settings (epochs @ learning rate, in-process, one thread, 3 seeds each) with their test
-accuracy.
+accuracy; ``--profile`` prints a cProfile of one CNN run and the time of its convolution done three ways.
 """
 
 import argparse
@@ -257,6 +257,52 @@ def sweep_bench(args):
               f"{[r['epoch'] for r in res.runs]}", flush=True)
 
 
+def profile_bench(args):
+    """cProfile of one CNN run on the example (one thread): where the time goes."""
+    import cProfile
+    import pstats
+
+    torch.set_num_threads(1)
+    words, V, _ = read_vec(ROOT / "data/eng.vec.gz", progress=False)
+    src = Embeddings(normalize(V), words)
+    words, V, _ = read_vec(ROOT / "data/fra.vec.gz", progress=False)
+    tgt = Embeddings(normalize(V), words)
+    train, test, dev = (read_docs(ROOT / f"data/{f}.json") for f in ("en", "fr", "fr_dev"))
+    lens = [len(d["text"]) for d in train]
+    print(f"{len(train)} training documents (mean length {np.mean(lens):.1f}, max {max(lens)}), {len(dev)} dev, "
+          f"{args.epochs} epochs, one thread", flush=True)
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    train_classifier(src, tgt, train, test, dev, config=TrainConfig(model_type="cnn", epochs=args.epochs),
+                     runs=1, seed=args.seed, device="cpu", progress=False)
+    prof.disable()
+    print(f"{time.perf_counter() - t0:.1f} s in all", flush=True)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+    # the convolution alone, three ways, one batch of the example's shape, forward + backward
+    B, L, D, F, widths = 100, 26, src.dim, 100, (3, 4, 5)
+    x = torch.randn(B, L, D)
+    convs = nn.ModuleList(nn.Conv1d(D, F, w) for w in widths)
+
+    def conv1d(x):
+        return sum(c(x.transpose(1, 2)).amax(2).sum() for c in convs)
+
+    def unfold_matmul(x):
+        return sum((x.unfold(1, w, 1).reshape(B, L - w + 1, D * w) @ c.weight.reshape(F, D * w).t()
+                    + c.bias).amax(1).sum() for w, c in zip(widths, convs))
+
+    for name, f, autocast in (("Conv1d", conv1d, False), ("unfold + matmul", unfold_matmul, False),
+                              ("Conv1d, bfloat16 autocast", conv1d, True)):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            for i in range(43):
+                if i == 3:
+                    t0 = time.perf_counter()
+                for prm in convs.parameters():
+                    prm.grad = None
+                f(x).backward()
+        print(f"{name}: {1000 * (time.perf_counter() - t0) / 40:.1f} ms a batch (forward + backward)", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=int, default=30)
@@ -271,7 +317,10 @@ def main():
     p.add_argument("--limit", type=float, default=150.0, help="--policy: seconds before a run is stopped")
     p.add_argument("--policies", default="0,1,2", help="--policy: which of old (0), 2 threads passive (1), new (2)")
     p.add_argument("--sweep", help="EPOCHS@LR,... : time and accuracy of these CNN settings (3 seeds, one thread)")
+    p.add_argument("--profile", action="store_true", help="cProfile one CNN run on the example, and time its convolution")
     args = p.parse_args()
+    if args.profile:
+        return profile_bench(args)
     if args.sweep:
         return sweep_bench(args)
     if args.policy:
