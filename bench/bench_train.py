@@ -204,6 +204,9 @@ def policy_bench(args):
         load = os.getloadavg()[0]
         print(f"thread policy: CNN on the example, {args.epochs} epochs, {cores} cores, {args.burner} burner "
               f"process(es), load {load:.1f} at the start", flush=True)
+        t0 = time.perf_counter()  # the start-up alone: the interpreter and torch's import
+        subprocess.run([sys.executable, "-c", "import torch"], env=env, check=True)
+        print(f"  python -c 'import torch': {time.perf_counter() - t0:.1f} s", flush=True)
         for name, policy in policies.items():
             for copies in sorted({1, args.copies}):
                 t0 = time.perf_counter()

@@ -72,6 +72,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d, path=None):
+        if isinstance(d.get("train_tokens"), dict):  # the configuration's tokens join the default ones
+            d = dict(d, train_tokens={**{k: list(v) for k, v in DEFAULT_TRAIN_TOKENS.items()}, **d["train_tokens"]})
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names - {"comment", "_comment"})
         if unknown:

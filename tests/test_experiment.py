@@ -331,7 +331,7 @@ def test_train_tokens_add_train_arguments(tmp_path):
     conf.update(train_tokens={"tl": ["--tgt-train", "{labeled}"]}, conditions=["none", "tl", "realign", "realign+tl"],
                 jobs=1, runs=1)
     exp = ex.Experiment(excfg.Config.from_dict(conf))
-    assert (excfg.SELF_TRAIN in exp.cfg.conditions) is False  # not a token of this configuration
+    assert set(exp.cfg.train_tokens) == {"tl", excfg.SELF_TRAIN}  # the default token stays
     rep = exp.run(progress=False)
     rows = {r["condition"]: r for r in rep["rows"]}
     assert set(rows) >= {"none", "tl", "realign", "realign+tl"}
