@@ -56,7 +56,7 @@ def test_comparison_end_to_end(tmp_path):
     assert ("base+self-train" in row["arms"]) == (not comparison.train_lacks(["--self-train"]))
     a = row["arms"]
     assert a["base+tl"]["keywords"] == 0 and a["clime-noupdate"]["keywords"] == 4
-    tl = json.loads(next((tmp_path / "work").rglob("dict_k0_n0_diverse_base+tl/after.json")).read_text())
+    tl = json.loads(next((tmp_path / "work").rglob("dict_k0_n0_diverse_base_tl/after.json")).read_text())
     assert tl["tgt_train"]["documents"] == 30
     noupd = json.loads(next((tmp_path / "work").rglob("dict_k4_n0_diverse_clime-noupdate/after.json")).read_text())
     assert noupd["tgt_train"]["weight"] == 2 and "emb_" not in noupd["args"]["src_emb"]  # the start space
