@@ -14,7 +14,8 @@ Conditions are '+'-joined: none | dot | cosine | hinge | retrofit, realign (alon
 --realign --no-local), prop (--propagate), renorm; controls: placebo-pairs+UPDATE,
 placebo-words+UPDATE (e.g. placebo-pairs+realign; see docs/experiment.md). Command-line options override
 the configuration file. Finished steps are cached under the work folder, so a rerun
-resumes. --dev-only evaluates on the dev split (for choosing defaults honestly).
+resumes. --dev-only evaluates on half of the dev split, selecting epochs on the other half (for
+choosing defaults honestly); no arm ever trains on a dev or test document (by id or identical text).
 
 With --minutes (or "minutes" in the configuration) it runs the CLIME paper's comparison at
 equal annotator time instead: Base, Active (labelled target documents chosen by
@@ -48,8 +49,8 @@ def main(argv=None):
         "tgt-vec": "target word2vec text file (default: data/fra.vec.gz)",
         "train": "labelled source documents, JSON lines (default: data/en.json)",
         "test": "labelled target test documents, reported only (default: data/fr.json)",
-        "dev": "labelled target dev documents: model selection in test mode, evaluation with --dev-only "
-               "(default: data/fr_dev.json)",
+        "dev": "labelled target dev documents: model selection in test mode; with --dev-only one half selects, "
+               "the other is evaluated (default: data/fr_dev.json)",
         "tgt-unlabeled": "target documents for the concordances (default: data/fr_unlabeled.json)",
         "tgt-labeled": "labelled target documents the label oracle reads, never the test set "
                        "(default: data/fr_labeled.json)",
@@ -95,11 +96,19 @@ def main(argv=None):
     g.add_argument("--tgt-weight", type=cli.NON_NEGATIVE, help="train.py --tgt-weight of the document arms (default: 1)")
     g.add_argument("--arms", nargs="+", choices=["base", "active", "clime", "a+c"], help="arms (default: all four)")
     g = p.add_argument_group("how")
-    g.add_argument("--dev-only", action="store_true", default=None, help="evaluate on --dev instead of --test")
+    g.add_argument("--dev-only", action="store_true", default=None,
+                   help="evaluate on half of --dev instead of --test (epochs chosen on the other half)")
     g.add_argument("--epochs", type=cli.integer(1), help="train.py --epochs (default: train.py's)")
     g.add_argument("--train-runs", type=cli.integer(1), help="train.py --runs per training, their mean being the seed's number (default: 3, which cut the seed-to-seed spread 2.6x; docs/experiment.md)")
     g.add_argument("--device", help="--device for train.py and update.py (default: theirs)")
-    g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1)")
+    g.add_argument("--jobs", type=cli.integer(1, 256), help="seeds run in parallel (default: 1; with --executor dask: "
+                                                         "LocalCluster workers or dask-jobqueue jobs)")
+    g.add_argument("--executor", choices=list(excfg.EXECUTORS),
+                   help="local: units as threads of this process; dask: dask.distributed tasks (requirements-dask.txt) "
+                        "(default: local)")
+    g.add_argument("--scheduler", help="--executor dask: a scheduler address (tcp://HOST:8786), or slurm / pbs for a "
+                                       "dask-jobqueue cluster from ~/.config/dask/jobqueue.yaml (default: a LocalCluster)")
+    g.add_argument("--retries", type=cli.integer(0), help="--executor dask: reruns of a failed unit (default: 1)")
     g.add_argument("--work", help="work folder (default: work/experiments/<name>)")
     g.add_argument("--out", help="report folder (default: results/<name>)")
     g.add_argument("--keep-embeddings", action="store_true", default=None, help="keep every updated embedding directory")
@@ -121,10 +130,14 @@ def main(argv=None):
             conf[key] = value
     if args.seed != 0 or "seed" not in conf:
         conf["seed"] = args.seed
-    if args.update_args:
-        conf["update_args"] = args.update_args.split()
-    if args.train_args:
-        conf["train_args"] = args.train_args.split()
+    for key in ("update_args", "train_args"):
+        if getattr(args, key):
+            conf[key] = excfg.split_args(getattr(args, key), "--" + key.replace("_", "-"))
+    excfg.check_name(conf.get("name", "example"), args.config)
+    if conf.get("update_args"):
+        excfg.check_script_args("update.py", conf["update_args"], "update_args")
+    if conf.get("train_args"):
+        excfg.check_script_args("train.py", conf["train_args"], "train_args")
     if args.objective:
         conds = ["none"] + list(args.objective)
         if args.realign_variants:

@@ -41,6 +41,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=cli.integer(1), default=256, help="documents per gradient batch")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
     args = cli.parse(p, argv)
+    cli.torch_threads()  # one CPU thread unless CLIME_THREADS (docs/experiment.md, Threads)
     if args.top < 0 or args.min_df < 0 or args.batch_size < 1:
         raise ClimeError("--top and --min-df must be >= 0, --batch-size >= 1")
     if not 0 < args.max_df <= 1:

@@ -13,7 +13,20 @@ SEED="${SEED:-0}"
 W=work/example
 mkdir -p "$W"
 py() { "$VPY" "$@"; }
-step() { printf '\n=== %s\n' "$*" >&2; }
+# each step says when it starts and how long the previous one took; a heartbeat line every 30 s
+# while a step runs, so a log file (no progress bars there) never goes quiet for long
+T0=$SECONDS
+STEP_T=
+echo "starting" > "$W/.step"
+step() {
+    if [ -n "$STEP_T" ]; then printf '    (%d s)\n' "$((SECONDS - STEP_T))" >&2; fi
+    STEP_T=$SECONDS
+    printf '\n=== %s   [%d s so far]\n' "$*" "$((SECONDS - T0))" >&2
+    printf '%s\n' "$*" > "$W/.step"
+}
+( t=0; while sleep 30; do t=$((t + 30)); printf '    ... %d s since the start, running: %s\n' "$t" "$(cut -c1-60 "$W/.step" 2>/dev/null)" >&2; done ) &
+HEARTBEAT=$!
+trap 'kill "$HEARTBEAT" 2>/dev/null || true; rm -f "$W/.step"' EXIT
 
 step "1. binarize the example vectors"
 py binarize.py data/eng.vec.gz embeds/en
@@ -85,6 +98,7 @@ sl, fb = load("results_selflearn.json"), load("results_after.json")
 print(f"the annotator adds {100 * (fb['accuracy_mean'] - sl['accuracy_mean']):+.1f} points of accuracy "
       "beyond the automatic self-learning")
 PY
+printf '    (%d s)\n\nrun_example.sh: %d s in all\n' "$((SECONDS - STEP_T))" "$((SECONDS - T0))" >&2
 cat >&2 <<MSG
 
 Outputs:

@@ -45,6 +45,7 @@ def main(argv=None):
                         "already labelled); repeatable")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="torch device")
     args = cli.parse(p, argv)
+    cli.torch_threads()  # one CPU thread unless CLIME_THREADS (docs/experiment.md, Threads)
 
     import torch
 

@@ -32,11 +32,13 @@ def main(argv=None):
                    help="who judges: dict or label judge keywords, doc labels the chosen documents")
     p.add_argument("--dict", action="append", default=[], metavar="FILE",
                    help="bilingual dictionary source<TAB>target for --oracle dict (repeatable; first translation listed = best)")
-    p.add_argument("--src-lang", default="en",
-                   help="dict oracle: language of the dictionary's source side (ISO 639-1 code), for matching base forms")
+    p.add_argument("--src-lang", default=None,
+                   help="dict oracle: language of the dictionary's source side (ISO 639-1 code or name), for matching "
+                        "base forms (default: the task's src_lang in setup.json)")
     p.add_argument("--tgt-lang", default=None,
-                   help="dict oracle: language of the target side (e.g. fr, fi); with it the oracle judges inflected "
-                        "forms through their base form on both sides (Snowball stemmers); without it exact words only")
+                   help="dict oracle: language of the target side (e.g. fr, fi); the oracle judges inflected forms "
+                        "through their base form on both sides (Snowball stemmers) (default: the task's tgt_lang in "
+                        "setup.json; exact words when neither names one)")
     p.add_argument("--exact", action="store_true", help="dict oracle: exact words only, even with --tgt-lang")
     p.add_argument("--docs-src", help="labelled source-language documents for --oracle label")
     p.add_argument("--docs-tgt", help="labelled target-language documents for --oracle label and doc (never the test set)")
@@ -66,20 +68,24 @@ def main(argv=None):
     check_paths({"--out": args.out}, {"--dict": args.dict, "--docs-src": args.docs_src, "--docs-tgt": args.docs_tgt,
                                       "setup.json": str(task_dir / "setup.json"),
                                       "vocab_tgt.json": str(task_dir / "vocab_tgt.json")})
+    src_lang = tgt_lang = None
+    if args.oracle == "dict":
+        src_lang, tgt_lang, how = sim.oracle_languages(sim.load_setup(task_dir), args.src_lang, args.tgt_lang, args.exact)
+        log.info("dict oracle: %s", how)
     oracle = sim.make_oracle(args.oracle, args.dict, args.docs_src, args.docs_tgt,
                              min_count=args.min_count, min_share=args.min_share, margin=args.margin,
-                             src_lang=None if args.exact or not args.tgt_lang else args.src_lang,
-                             tgt_lang=None if args.exact else args.tgt_lang)
+                             src_lang=src_lang, tgt_lang=tgt_lang)
     stats = sim.run(task_dir, oracle, args.out, budget=args.budget, noise=args.noise, seed=args.seed,
                     add_words=not args.no_add)
     if args.stats:
         from clime.fileio import write_json
 
         write_json(args.stats, stats, indent=1)
-    log.info("%s oracle: %d keywords (%d known), %d judgements (%d similar, %d not similar, %d added), "
-             "%d left unmarked, %d flipped by noise -> %s",
-             args.oracle, stats["keywords"], stats["keywords_known"], stats["judgements"], stats["similar"], stats["not_similar"],
-             stats["added"], stats["unmarked"], stats["flipped"], args.out)
+    log.info("%s oracle: %d keywords (%d known to the oracle itself, %d with a judgement: update.py's "
+             "'keyword(s)'), %d judgements (%d similar, %d not similar, %d added), %d left unmarked, "
+             "%d flipped by noise -> %s",
+             args.oracle, stats["keywords"], stats["keywords_known"], stats["keywords_judged"], stats["judgements"],
+             stats["similar"], stats["not_similar"], stats["added"], stats["unmarked"], stats["flipped"], args.out)
     return 0
 
 

@@ -77,7 +77,7 @@ def main(argv=None):
     p.add_argument("--hidden", type=cli.integer(1), default=300, help="dan: hidden layer size")
     p.add_argument("--layers", type=cli.integer(0), default=3, help="dan: hidden layers")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
-    p.add_argument("--threads", type=cli.integer(0, 1024), default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=cli.integer(0, 1024), default=0, help="torch CPU threads (0: clime.cli's default, 1, or CLIME_THREADS)")
     p.add_argument("--output", help="save the best run's model (by dev accuracy) here, for rank_words.py")
     p.add_argument("--results", help="write per-run numbers, mean, std and the arguments here (JSON)")
     args = cli.parse(p, argv)
@@ -88,8 +88,7 @@ def main(argv=None):
     from clime.embeddings import load_embeddings
     from clime.fileio import check_paths, write_json
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    cli.torch_threads(args.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     cli.seed_everything(args.seed)
     try:

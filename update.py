@@ -77,6 +77,7 @@ def main(argv=None):
                    help="a judged word or keyword missing from the vocabularies is an error (default: skipped, reported)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = cli.parse(p, argv)
+    cli.torch_threads()  # one CPU thread unless CLIME_THREADS (docs/experiment.md, Threads)
 
     from clime.embeddings import check_same_dim, load_embeddings, save_embeddings
     from clime.fileio import check_paths, staged

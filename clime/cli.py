@@ -118,10 +118,23 @@ def parse(parser, argv=None, seed=True):
     return args
 
 
+class MarkedFormatter(logging.Formatter):
+    """Puts ``warning:`` before a warning and ``error:`` before an error (unless the message
+    already starts so), so that a warning never reads like information."""
+
+    MARKS = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.CRITICAL: "error: "}
+
+    def formatMessage(self, record):
+        mark = self.MARKS.get(record.levelno)
+        if mark and not record.message.lower().startswith(mark.strip()):
+            record.message = mark + record.message
+        return super().formatMessage(record)
+
+
 def setup_logging(quiet=False, verbose=False):
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
+    handler.setFormatter(MarkedFormatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -159,6 +172,37 @@ def run(main, argv=None):
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code or 0)
+
+
+# torch's CPU threads per process unless a script is told otherwise (train.py --threads N,
+# or CLIME_THREADS in the environment).  One: measured (docs/experiment.md, bench/bench_train.py --policy)
+# as fast as torch's default (a thread per core) on an idle machine for the project's models, and
+# far faster when several runs share the cores or the machine is loaded, where OpenMP's threads
+# wait on one another's time slices.
+DEFAULT_THREADS = 1
+
+
+def default_threads():
+    """The default number of torch CPU threads: ``CLIME_THREADS`` (a positive integer) or 1."""
+    text = os.environ.get("CLIME_THREADS", "").strip()
+    if not text:
+        return DEFAULT_THREADS
+    try:
+        return check_number(int(text), "CLIME_THREADS", int, lo=1)
+    except ValueError:
+        raise ClimeError(f"CLIME_THREADS must be a positive integer, got {text!r}") from None
+
+
+def torch_threads(threads=0):
+    """Set this process's torch CPU threads: ``threads`` when > 0, else :func:`default_threads`;
+    one inter-op thread (the project's models run one operator at a time).  Returns the number."""
+    import torch
+
+    n = threads if threads and threads > 0 else default_threads()
+    torch.set_num_threads(n)
+    with contextlib.suppress(RuntimeError):  # allowed once, before any parallel work
+        torch.set_num_interop_threads(1)
+    return n
 
 
 def progress_disabled():

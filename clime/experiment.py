@@ -64,7 +64,8 @@ import numpy as np
 
 from . import cli
 from .errors import ClimeError
-from .experiment_config import OTHER_SPACE, PATH_FIELDS, TARGET_LABELS, condition_args, condition_parts
+from .experiment_config import (OTHER_SPACE, PATH_FIELDS, SELF_TRAIN, TARGET_LABELS, condition_args, condition_parts,
+                                condition_train_args, fill_placeholders)
 from .experiment_report import add_control_diffs, mean_std, paired_ci, plot_budgets, render_markdown
 from .fileio import atomic_open, write_json
 
@@ -96,8 +97,19 @@ class Runner:
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = str(ROOT) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH") else "")
         self.env["TQDM_DISABLE"] = "1"
+        # several scripts share the cores: an OpenMP thread that waits yields its core (docs/experiment.md, Threads)
+        self.env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         if cfg.jobs > 1 and "OMP_NUM_THREADS" not in self.env:
             self.env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // cfg.jobs))
+
+    def __getstate__(self):  # a dask task carries the runner to its worker: no lock, no times
+        state = dict(self.__dict__, times={})
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
 
     def record(self, stage, seconds):
         with self.lock:
@@ -141,7 +153,7 @@ def oracle_args(cfg, oracle, label_docs):
     (unless ``oracle_exact``); the label oracle reads the labelled documents ``label_docs``."""
     if oracle == "dict":
         args = ["--dict", cfg.oracle_dict] + (["--dict", cfg.seed_dict] if cfg.seed_dict else [])
-        return args if cfg.oracle_exact else args + ["--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang]
+        return args + (["--exact"] if cfg.oracle_exact else ["--src-lang", cfg.src_lang, "--tgt-lang", cfg.tgt_lang])
     return ["--docs-src", cfg.train, "--docs-tgt", label_docs]
 
 
@@ -244,7 +256,8 @@ class Experiment:
         self.work = Path(cfg.work or f"work/experiments/{cfg.name}").resolve()
         self.out = Path(cfg.out or f"results/{cfg.name}").resolve()
         self.runner = Runner(cfg, self.work)
-        self.eval_file = cfg.dev if cfg.dev_only else cfg.test
+        self.eval_file, self.select_file = self.protocol_files()
+        self.add_default_conditions()
         self.records = []
         self.bases = {}
 
@@ -304,35 +317,123 @@ class Experiment:
         start, other = (selflearn, proc) if self.cfg.start == "selflearn" else (proc, selflearn)
         return dict(start, other={"name": OTHER_SPACE[self.cfg.start], "src": other["src"], "tgt": other["tgt"]})
 
-    def honest_label_docs(self):
-        """The label oracle's target documents without any document of the evaluated split.
+    def add_default_conditions(self):
+        """Every report shows self-learning (the start space, ``none``) and self-learning + self-training
+        (``self-train``: ``train.py --self-train POOL``), once train.py has that option."""
+        cfg = self.cfg
+        if SELF_TRAIN in cfg.train_tokens and SELF_TRAIN not in cfg.conditions:
+            missing = train_lacks(cfg.train_tokens[SELF_TRAIN])
+            if missing:
+                log.info("no %s row: train.py has no %s yet", SELF_TRAIN, ", ".join(missing))
+            else:
+                cfg.conditions = list(cfg.conditions) + [SELF_TRAIN]
 
-        (``data/fr_labeled.json`` holds the French train *and dev* documents: in --dev-only mode
-        the dev documents are removed, matched by their token lists, so the oracle never sees the
-        labels it is scored on.)
-        """
-        from .text import read_docs, write_docs
+    def fill(self, args, what, feedback=None):
+        """``args`` with their placeholders (``{pool}``, ``{labeled}``, ``{feedback}``, ...) filled for
+        one unit; only the files named are prepared (a placeholder the unit lacks is a ClimeError)."""
+        import string
 
         cfg = self.cfg
-        docs = read_docs(cfg.tgt_labeled)
-        held = {tuple(d["text"]) for d in read_docs(self.eval_file)}
-        kept = [d for d in docs if tuple(d["text"]) not in held]
+        makers = {"train": lambda: cfg.train, "seed_dict": lambda: cfg.seed_dict, "categories": lambda: cfg.categories,
+                  "pool": self.pool_docs, "labeled": self.honest_label_docs}
+        if feedback is not None:
+            makers["feedback"] = lambda: str(feedback)
+        names = {f for a in args for _, f, _, _ in string.Formatter().parse(str(a)) if f}
+        return fill_placeholders(args, {n: makers[n]() for n in names if n in makers}, what)
+
+    def pool_docs(self):
+        """The unlabelled target pool without any dev or test document (by id or identical text)."""
+        return self.clean_docs(self.cfg.tgt_unlabeled, "pool", labeled=False)
+
+    def protocol_files(self):
+        """``(evaluated file, model-selection file)``: model selection (``train.py --dev``) is always
+        on target documents that no arm trains on and that are not evaluated.  Test mode: evaluate on
+        ``test``, select on the whole ``dev``.  Dev mode: ``dev`` is split by :func:`split_dev` into a
+        selection half and an evaluation half (written under the work folder).  ``select_on_dev``
+        false: no ``--dev`` (train.py holds out part of the English training documents)."""
+        cfg = self.cfg
+        if not cfg.dev_only:
+            return cfg.test, (cfg.dev if cfg.select_on_dev and cfg.dev else None)
+        select, evaluate = split_dev(cfg.dev, self.work / "splits")
+        return evaluate, (select if cfg.select_on_dev else None)
+
+    def held_out(self):
+        """The ids and token lists of every document of the dev and test splits."""
+        from .text import read_docs
+
+        ids, texts = set(), set()
+        for p in sorted({p for p in (self.cfg.dev, self.cfg.test) if p and Path(p).exists()}):
+            for d in read_docs(p, labeled=False):
+                ids.add(str(d["id"]))
+                texts.add(tuple(d["text"]))
+        return ids, texts
+
+    def clean_docs(self, path, name, labeled=True):
+        """``path`` without any document of the dev or test split (same id or identical text), so that
+        no arm trains on them: ``path`` itself when none is there, else a copy under the work folder."""
+        from .text import read_docs, write_docs
+
+        cache = self.__dict__.setdefault("_clean", {})
+        if (str(path), name) in cache:
+            return cache[str(path), name]
+        ids, texts = self.held_out()
+        docs = read_docs(path, labeled=labeled)
+        kept = [d for d in docs if str(d["id"]) not in ids and tuple(d["text"]) not in texts]
         if len(kept) == len(docs):
-            return cfg.tgt_labeled
+            cache[str(path), name] = str(path)
+            return str(path)
         if not kept:
-            raise ClimeError("every labelled target document is in the evaluated split", cfg.tgt_labeled)
-        log.warning("label oracle: %d of %d documents of %s are in the evaluated split %s and are left out",
-                    len(docs) - len(kept), len(docs), cfg.tgt_labeled, self.eval_file)
-        path = self.work / "label_docs.json"
-        write_docs(path, kept)
-        return str(path)
+            raise ClimeError("every document shares its id or text with the dev or test split", path)
+        log.info("%s: %d of %d documents share an id or text with the dev or test split and are left out",
+                 path, len(docs) - len(kept), len(docs))
+        out = self.work / "splits" / f"{name}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_docs(out, kept)
+        cache[str(path), name] = str(out)
+        return str(out)
+
+    def honest_label_docs(self):
+        """The labelled target documents the label oracle, the document oracle and the target-labels
+        control read: ``tgt_labeled`` without any document of the dev or test split, matched by id
+        and by identical text (``data/fr_labeled.json`` holds the French train *and dev* documents)."""
+        return self.clean_docs(self.cfg.tgt_labeled, "label_docs")
+
+    def check_leaks(self):
+        """A ``warning:`` for every training file that shares ids or identical texts with the dev or
+        test split (parallel corpora such as SIB-200 give a sentence the same id in every language:
+        an English training document with a test id is that test document's translation)."""
+        from .text import read_docs
+
+        cfg = self.cfg
+        files = {"train": cfg.train, "tgt_labeled": cfg.tgt_labeled, "tgt_unlabeled": cfg.tgt_unlabeled}
+        args = list(cfg.train_args)
+        files.update({f"train_args --tgt-train #{i}": args[i + 1] for i, a in enumerate(args[:-1]) if a == "--tgt-train"})
+        splits = {"dev": cfg.dev, "test": cfg.test}
+        held = {k: read_docs(p, labeled=False) for k, p in splits.items() if p and Path(p).exists()}
+        found = 0
+        for what, path in files.items():
+            if not path or not Path(path).exists():
+                continue
+            docs = read_docs(path, labeled=False)
+            ids, texts = {str(d["id"]) for d in docs}, {tuple(d["text"]) for d in docs}
+            for split, hdocs in held.items():
+                if Path(path).resolve() == Path(splits[split]).resolve():
+                    continue
+                n_id = sum(str(d["id"]) in ids for d in hdocs)
+                n_text = sum(tuple(d["text"]) in texts for d in hdocs)
+                if n_id or n_text:
+                    found += 1
+                    log.warning("warning: %s (%s) shares %d id(s) and %d identical text(s) with the %s split %s%s",
+                                _rel(path), what, n_id, n_text, split, _rel(splits[split]),
+                                " (left out of every arm's training)" if what in ("tgt_labeled", "tgt_unlabeled") else "")
+        return found
 
     def train_args(self, src, tgt, model, seed, results, output=None):
         cfg = self.cfg
         a = ["--src-emb", src, "--tgt-emb", tgt, "--train", cfg.train, "--test", self.eval_file,
              "--type", model, "--runs", cfg.train_runs, "--seed", seed, "--results", results]
-        if cfg.select_on_dev and not cfg.dev_only and cfg.dev:
-            a += ["--dev", cfg.dev]
+        if self.select_file:
+            a += ["--dev", self.select_file]
         if output:
             a += ["--output", output]
         if cfg.epochs:
@@ -413,9 +514,21 @@ class Experiment:
                                    added=0, accepted=0)
                         recs.append(rec)
                         continue
-                    uargs = condition_args(cond)
-                    if uargs is None:
+                    uargs = condition_args(cond, cfg.train_tokens)
+                    targs = condition_train_args(cond, cfg.train_tokens)
+                    uses_feedback = any("{feedback}" in a for a in targs)
+                    targs = self.fill(targs, f"condition {cond!r}", feedback)
+                    if uargs is None and not targs:
                         rec.update(after=before, p1_after=base["p1"], judgements=0, added=0, accepted=0)
+                        recs.append(rec)
+                        continue
+                    if uargs is None:  # train tokens alone: the start space, retrained with their arguments
+                        out = d / f"{oracle}_b{budget}_{_slug(cond)}.json" if uses_feedback else d / f"{_slug(cond)}.json"
+                        ta = self.train_args(base["src"], base["tgt"], model, seed, out)
+                        r.script(f"train ({cond})", "train.py", ta[:-1] + targs + ta[-1:], [out], out.with_suffix(".stamp"))
+                        rec.update(after=read_train_results(out), p1_after=base["p1"])
+                        if not uses_feedback:
+                            rec.update(judgements=0, added=0, accepted=0)
                         recs.append(rec)
                         continue
                     cdir = d / f"{oracle}_b{budget}_{_slug(cond)}"
@@ -428,6 +541,7 @@ class Experiment:
                         ua += ["--device", cfg.device]
                     ua += list(cfg.update_args) + ["--seed", seed, "-q"]
                     ta = self.train_args(cdir / "src", cdir / "tgt", model, seed, cdir / "after.json")
+                    ta = ta[:-1] + targs + ta[-1:]
                     key = {"update": [str(a) for a in ua], "train": [str(a) for a in ta]}
                     cached = _load_json(result)
                     if cached and cached.get("key") == key:
@@ -469,18 +583,26 @@ class Experiment:
 
         cfg = self.cfg
         t_start = time.perf_counter()
+        self.check_leaks()
         self.base_embeddings()
         units = [(str(size), model, cfg.seed + i) for size in cfg.seed_sizes for model in cfg.models for i in range(cfg.runs)]
         bar = tqdm(total=len(units), desc="experiment", unit="seed", disable=cli.bar_off(progress))
+        finished = []
+
         def done(recs):
             # the report is rewritten after every finished seed, so an interrupted run still shows its numbers
             self.records.extend(recs)
             bar.update(1)
+            finished.append(1)
+            log.info("%s", progress_line(len(finished), len(units), time.perf_counter() - t_start,
+                                         recs[0] if recs else None))
             if len(units) > 1:
                 self.write(self.report(time.perf_counter() - t_start, partial=True))
 
         failures = []
-        if cfg.jobs > 1:
+        if cfg.executor == "dask":
+            failures = run_on_dask(self, units, done)
+        elif cfg.jobs > 1:
             with ThreadPoolExecutor(cfg.jobs) as pool:
                 futures = {pool.submit(self.run_unit, *u): u for u in units}
                 for f in as_completed(futures):
@@ -556,8 +678,9 @@ class Experiment:
         return {
             "name": cfg.name,
             "split": "dev" if cfg.dev_only else "test",
-            "eval_file": self.eval_file,
-            "config": asdict(cfg),
+            "eval_file": _rel(self.eval_file),
+            "select_file": _rel(self.select_file),
+            "config": report_config(cfg),
             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv and sys.argv[0] else None,
             "rows": rows,
             "records": self.records,
@@ -566,7 +689,7 @@ class Experiment:
             "partial": partial,
             "top_keywords": keywords,
             "seed_draws": {size: {"pairs": b.get("pairs"), "draw_seed": cfg.draw_seed, "sha1": b.get("sha1"),
-                                  "file": str(b["seed_dict"])} for size, b in self.bases.items()},
+                                  "file": _rel(b["seed_dict"])} for size, b in self.bases.items()},
             "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
                         "python": platform.python_version(), "torch": torch_info},
         }
@@ -578,7 +701,140 @@ class Experiment:
             fh.write(render_markdown(report))
         plot = plot_budgets(report, self.out / "accuracy_vs_budget.png")
         if plot:
-            report["plot"] = str(plot)
+            report["plot"] = _rel(plot)
+
+
+def progress_line(finished, total, elapsed, rec=None):
+    """The line logged after each finished unit, with a bar or without (a log file gets it too):
+    which unit, how many are done and an estimate of the time left from the mean so far."""
+    what = f"seed size {rec['seed_size']}, model {rec['model']}, seed {rec['seed']}: " if rec else ""
+    left = elapsed / max(1, finished) * (total - finished)
+    est = "done" if finished >= total else f"about {_duration(left)} left"
+    return f"unit {finished}/{total} finished ({what}{_duration(elapsed)} so far, {est})"
+
+
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else (f"{seconds / 60:.0f} min" if seconds < 5400 else
+                                                     f"{seconds / 3600:.1f} h")
+
+
+def _unit_task(exp, unit):
+    """One unit on a dask worker: its steps write their own files (stamps, results) under the
+    shared work folder; returns its records and its stage times for the report."""
+    recs = exp.run_unit(*unit)
+    return recs, exp.runner.times
+
+
+def dask_client(cfg):
+    """A dask.distributed Client: ``scheduler`` an address (``tcp://host:8786``), ``slurm`` or ``pbs``
+    (a dask-jobqueue cluster from dask's configuration, ``jobqueue.slurm`` / ``jobqueue.pbs`` in
+    ~/.config/dask/jobqueue.yaml, scaled to ``jobs`` jobs), or None: a LocalCluster of ``jobs``
+    single-threaded worker processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ClimeError("executor dask needs dask and distributed (pip install -r requirements-dask.txt)") from None
+    for name in ("distributed", "dask_jobqueue"):  # their INFO lines would bury the experiment's own
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    sched = cfg.scheduler
+    if sched in ("slurm", "pbs"):
+        try:
+            import dask_jobqueue
+        except ImportError:
+            raise ClimeError(f"scheduler {sched} needs dask-jobqueue (pip install dask-jobqueue)") from None
+        cluster = (dask_jobqueue.SLURMCluster if sched == "slurm" else dask_jobqueue.PBSCluster)()
+        cluster.scale(jobs=cfg.jobs)
+        return Client(cluster), cluster
+    if sched:
+        return Client(sched), None
+    os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
+    cluster = LocalCluster(n_workers=cfg.jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=logging.CRITICAL)  # a failed unit is reported here, once
+    return Client(cluster), cluster
+
+
+def run_on_dask(exp, units, done):
+    """Run the units as dask tasks (each retried ``cfg.retries`` times); ``done(records)`` for each
+    finished one as it finishes; returns the errors of the units that failed (the others are kept,
+    and a rerun resumes from their stamps)."""
+    from distributed import as_completed as dask_completed
+
+    cfg = exp.cfg
+    client, cluster = dask_client(cfg)
+    failures = []
+    try:
+        log.info("dask: %d unit(s) on %s", len(units), client.dashboard_link if cfg.scheduler else "a LocalCluster of "
+                 f"{cfg.jobs} worker process(es)")
+        futures = {client.submit(_unit_task, exp, u, key=f"clime-{cfg.name}-{u[0]}-{u[1]}-s{u[2]}",
+                                 retries=cfg.retries, pure=False): u for u in units}
+        for f in dask_completed(futures):
+            try:
+                recs, times = f.result()
+            except Exception as err:  # noqa: BLE001 - any failure of a unit is reported, the rest go on
+                log.error("error: seed size %s, model %s, seed %s failed after %d retr%s: %s", *futures[f],
+                          cfg.retries, "y" if cfg.retries == 1 else "ies", err)
+                failures.append(err if isinstance(err, ClimeError) else ClimeError(f"dask unit {futures[f]}: {err}"))
+                continue
+            for stage, secs in times.items():
+                for sec in secs:
+                    exp.runner.record(stage, sec)
+            done(recs)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return failures
+
+
+def train_lacks(args):
+    """The options among ``args`` that train.py does not have (read from its source, so that an
+    arm of an option another branch adds is skipped, with a log line, until the option is there)."""
+    text = (ROOT / "train.py").read_text(encoding="utf-8")
+    return [a for a in args if str(a).startswith("--") and f'"{a}"' not in text]
+
+
+def split_dev(path, folder, seed=0):
+    """Split a dev file into ``(selection file, evaluation file)`` under ``folder``: the documents
+    sorted by id, shuffled with ``random.Random(seed)``, the first half (rounded down) for model
+    selection, the rest evaluated.  Rewritten only when their content changes (stamps stay valid)."""
+    import random
+
+    from .text import read_docs
+
+    docs = sorted(read_docs(path), key=lambda d: str(d["id"]))
+    if len(docs) < 2:
+        raise ClimeError("the dev split needs at least 2 documents (half select, half evaluate)", path)
+    random.Random(seed).shuffle(docs)
+    half = len(docs) // 2
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, part in (("dev_select", docs[:half]), ("dev_eval", docs[half:])):
+        p = Path(folder) / f"{name}.json"
+        text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in part)
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            with atomic_open(p) as fh:
+                fh.write(text)
+        out.append(str(p))
+    return tuple(out)
+
+
+def report_config(cfg):
+    """The configuration as a report shows it: every path relative to the repository when inside it."""
+    conf = asdict(cfg)
+    for key in PATH_FIELDS + ("work", "out"):
+        if conf.get(key):
+            conf[key] = _rel(conf[key])
+    return conf
+
+
+def _rel(path):
+    """``path`` relative to the repository when it is inside it (reports carry no machine's paths)."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _slug(cond):

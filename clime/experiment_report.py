@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .experiment_config import OTHER_SPACE, TARGET_LABELS, condition_parts
+from .experiment_config import OTHER_SPACE, SELF_TRAIN, TARGET_LABELS, condition_parts
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def add_control_diffs(rows, groups):
             else:
                 others = ["none"] + [c for c in recs if c != TARGET_LABELS and condition_parts(c)[0]
                                      and condition_parts(c)[1] == tokens and c != row["condition"]] + [TARGET_LABELS]
+                if row["condition"] != SELF_TRAIN:
+                    others.append(SELF_TRAIN)  # every arm also against self-learning + self-training
             row["vs"] = {}
             for other in others:
                 if other not in recs:
@@ -115,7 +117,10 @@ def render_markdown(rep):
               "Accuracy and macro-F1 in %, mean ± std over seeds; Δ = after − before, paired by seed, "
               "with its 95% t confidence interval; P@1 = word-translation precision@1 on "
               f"`{cfg['test_dict']}` (nearest neighbour / CSLS), mean over seeds; "
-              "judgements = marked neighbours + added words per seed.", ""]
+              "judgements = marked neighbours + added words per seed.",
+              f"Model selection (train.py --dev): `{rep['select_file']}`, documents no arm trains on."
+              if rep.get("select_file") else "Model selection: train.py's hold-out of the English training documents.",
+              ""]
     groups = {}
     for row in rep["rows"]:
         groups.setdefault((row["seed_size"], row["model"], row["oracle"], row["budget"]), []).append(row)
@@ -161,18 +166,38 @@ def render_markdown(rep):
     return "\n".join(lines)
 
 
-def plot_budgets(rep, path):
-    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
-    budgets = sorted({r["budget"] for r in rep["rows"]})
-    if len(budgets) < 2:
-        return None
+def pyplot(what="plot"):
+    """matplotlib.pyplot (Agg backend), or None with a log line when matplotlib is not importable:
+    the plots are optional, the report's tables are the source of truth."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.info("matplotlib is not installed: no plot")
+        log.info("matplotlib is not installed: no %s (the tables have the numbers)", what)
+        return None
+    return plt
+
+
+def save_figure(plt, fig, path, dpi=120):
+    """Write ``fig`` as a PNG atomically and close it; returns ``path``."""
+    from .fileio import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def plot_budgets(rep, path):
+    """Accuracy after the update against keyword budget (PNG), when matplotlib is installed."""
+    budgets = sorted({r["budget"] for r in rep["rows"]})
+    if len(budgets) < 2:
+        return None
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for row_key in sorted({(r["seed_size"], r["model"], r["oracle"], r["condition"]) for r in rep["rows"]}):
@@ -184,10 +209,4 @@ def plot_budgets(rep, path):
     ax.set_xlabel("keywords judged")
     ax.set_ylabel(f"target accuracy ({rep['split']}) %")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    from .fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)

@@ -41,6 +41,7 @@ probability p; ``budget`` judges only the first K keywords.  Everything is
 deterministic for a fixed seed.
 """
 
+import json
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -282,12 +283,18 @@ class LabelOracle:
         return []
 
 
+SETUP_FORMAT = 1  # clime.preprocess.FORMAT: the setup.json this module reads
+
+
 def load_setup(task_dir):
     """Read and check ``setup.json`` of a task directory."""
     path = Path(task_dir) / "setup.json"
     if not path.exists():
         raise ClimeError("no such file (run preprocess_ui.py first)", path)
     setup = load_json(path)
+    if isinstance(setup, dict) and "format" in setup and setup["format"] != SETUP_FORMAT:
+        raise ClimeError(f"unknown setup format {json.dumps(setup['format'])[:40]} (this version reads format "
+                         f"{SETUP_FORMAT}; rerun preprocess_ui.py)", path)
     kws = setup.get("keywords") if isinstance(setup, dict) else None
     if not isinstance(kws, list):
         raise ClimeError("missing list 'keywords'", path)
@@ -318,7 +325,10 @@ def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_
     """Judge the keywords of ``setup`` with ``oracle``.
 
     Returns ``(rows, stats)``: FeedbackRow objects in keyword order and a dict
-    of counts (keywords, keywords_known: those the oracle can judge at all,
+    of counts (keywords, keywords_known: those the oracle knows itself (the dict oracle:
+    the keyword, or its base form, is in the dictionary), keywords_judged: those with at
+    least one judgement (a keyword the oracle does not know can still get some, e.g. its
+    inflections among the source neighbours; update.py's "keyword(s)" counts these),
     judgements, similar, not_similar, added, flipped, unmarked).
     """
     if not 0.0 <= noise <= 1.0:
@@ -361,7 +371,32 @@ def simulate(setup, oracle, budget=None, noise=0.0, seed=0, vocab_tgt=None, add_
         stats["not_similar"] += len(row.neg1) + len(row.neg2)
         rows.append(row)
     stats["judgements"] = stats["similar"] + stats["not_similar"] + stats["added"]
+    # keywords with at least one judgement: what update.py counts as "keyword(s)"
+    stats["keywords_judged"] = sum(1 for r in rows if r.pos1 or r.pos2 or r.neg1 or r.neg2)
     return rows, stats
+
+
+def oracle_languages(setup, src_lang=None, tgt_lang=None, exact=False):
+    """The dict oracle's languages: ``(src, tgt, how)``, each given one winning over the task's
+    ``setup.json`` (``src_lang``/``tgt_lang``, written by preprocess_ui.py); ``(None, None, ...)``
+    means exact words (``exact``, or no language known, or one without a Snowball stemmer that
+    the task, not the user, named: a warning).  ``how`` says which mode runs, for the log."""
+    if exact:
+        return None, None, "exact words (--exact)"
+    src = src_lang or setup.get("src_lang")
+    tgt = tgt_lang or setup.get("tgt_lang")
+    if not (src and tgt):
+        return None, None, "exact words (no languages given and none in setup.json)"
+    try:
+        stemmer(src), stemmer(tgt)
+    except ClimeError as err:
+        if src_lang and tgt_lang:
+            raise
+        log.warning("warning: %s; judging exact words only", err)
+        return None, None, "exact words (no stemmer for the task's languages)"
+    where = "given" if src_lang and tgt_lang else ("from setup.json" if not (src_lang or tgt_lang) else
+                                                    "given and from setup.json")
+    return src, tgt, f"base forms ({str(src).lower()} -> {str(tgt).lower()}, {where})"
 
 
 def make_oracle(kind, dicts=(), docs_src=None, docs_tgt=None, min_count=3, min_share=0.5, margin=0.1,

@@ -85,6 +85,41 @@ def test_every_option_has_help_and_one_default(script):
     import sys
 
     path = Path(__file__).resolve().parents[1] / f"{script}.py"
-    r = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert _help_problems(r.stdout) == []
+
+
+def test_warnings_and_errors_are_marked(capsys):
+    import logging
+
+    cli.setup_logging()
+    log = logging.getLogger("clime.test")
+    log.info("objective 'dot' is fine")
+    log.warning("objective 'dot' with --reg 0 is unbounded")
+    log.warning("warning: already marked")
+    log.error("it broke")
+    log.error("error: already marked")
+    assert capsys.readouterr().err.splitlines() == [
+        "objective 'dot' is fine", "warning: objective 'dot' with --reg 0 is unbounded", "warning: already marked",
+        "error: it broke", "error: already marked"]
+
+
+def test_torch_threads_default_and_override(monkeypatch):
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("CLIME_THREADS", raising=False)
+        assert cli.default_threads() == cli.DEFAULT_THREADS == 1
+        assert cli.torch_threads(0) == 1 and torch.get_num_threads() == 1
+        assert cli.torch_threads(2) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("CLIME_THREADS", "3")
+        assert cli.torch_threads() == 3
+        monkeypatch.setenv("CLIME_THREADS", "many")
+        with pytest.raises(ClimeError, match="CLIME_THREADS"):
+            cli.default_threads()
+        monkeypatch.setenv("CLIME_THREADS", "0")
+        with pytest.raises(ClimeError, match="CLIME_THREADS"):
+            cli.default_threads()
+    finally:
+        torch.set_num_threads(old)

@@ -24,11 +24,14 @@ def test_items_per_budget():
 def test_bad_comparison_config(tmp_path):
     conf = json.loads(_tiny_task(tmp_path).read_text())
     for bad in ({"minutes": [0]}, {"strategy": "best"}, {"arms": ["base", "nope"]}, {"clime_condition": "none"},
-                {"cost_document": 0}):
+                {"cost_document": 0}, {"custom_arms": {"x": {"like": "nope"}}},
+                {"custom_arms": {"x": {"like": "base", "train_args": ["{nope}"]}}},
+                {"custom_arms": {"base": {"like": "clime"}}}):
         with pytest.raises(ClimeError):
             comparison.load_config({**conf, "minutes": [3], **bad}).check()
 
 
+@pytest.mark.heavy
 def test_comparison_end_to_end(tmp_path):
     conf_path = _tiny_task(tmp_path)
     conf = json.loads(conf_path.read_text())
@@ -36,16 +39,28 @@ def test_comparison_end_to_end(tmp_path):
     labelled = [json.loads(x) for x in (tmp_path / "fr_labeled.json").read_text().splitlines()]
     (tmp_path / "fr_unlabeled.json").write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
                                                         for d in labelled))
-    conf.update(minutes=[4], cost_keyword=1.0, cost_document=1.0, strategy="diverse", runs=2, jobs=1)
+    # two custom arms through train.py options that exist today (a stand-in for --self-train and
+    # --keyword-features): a base-like one with the labelled pool, a CLIME-like one without update.py
+    conf.update(minutes=[4], cost_keyword=1.0, cost_document=1.0, strategy="diverse", runs=2, jobs=1,
+                arms=["base", "active", "clime", "a+c", "base+tl", "clime-noupdate"],
+                custom_arms={"base+tl": {"like": "base", "train_args": ["--tgt-train", "{labeled}"]},
+                             "clime-noupdate": {"like": "clime", "update": False, "train_args": ["--tgt-weight", "2"]}})
     conf_path.write_text(json.dumps(conf))
     cmd = [sys.executable, str(ROOT / "experiment.py"), "--config", str(conf_path), "-q"]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
     assert rep["kind"] == "comparison" and len(rep["rows"]) == 1
     row = rep["rows"][0]
-    assert row["n"] == 2 and list(row["arms"]) == ["base", "active", "clime", "a+c"]
+    assert row["n"] == 2 and list(row["arms"])[:6] == ["base", "active", "clime", "a+c", "base+tl", "clime-noupdate"]
+    assert ("base+self-train" in row["arms"]) == (not comparison.train_lacks(["--self-train"]))
     a = row["arms"]
+    assert a["base+tl"]["keywords"] == 0 and a["clime-noupdate"]["keywords"] == 4
+    tl = json.loads(next((tmp_path / "work").rglob("dict_k0_n0_diverse_base_tl/after.json")).read_text())
+    assert tl["tgt_train"]["documents"] == 30
+    noupd = json.loads(next((tmp_path / "work").rglob("dict_k4_n0_diverse_clime-noupdate/after.json")).read_text())
+    assert noupd["tgt_train"]["weight"] == 2 and "emb_" not in noupd["args"]["src_emb"]  # the start space
+    assert a["clime-noupdate"]["judgements_mean"] == a["clime"]["judgements_mean"] > 0
     assert (a["active"]["keywords"], a["active"]["documents"]) == (0, 4)
     assert (a["clime"]["keywords"], a["clime"]["documents"]) == (4, 0)
     assert (a["a+c"]["keywords"], a["a+c"]["documents"]) == (2, 2)
@@ -65,7 +80,7 @@ def test_comparison_end_to_end(tmp_path):
     md = (tmp_path / "results" / "report.md").read_text(encoding="utf-8")
     assert "| a+c | 2 | 2 |" in md and "A+C −" in md
     # a rerun reuses everything and gives the same numbers
-    r2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r2.returncode == 0, r2.stderr[-3000:]
     rep2 = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
     assert rep2["rows"][0]["arms"] == row["arms"]
@@ -133,3 +148,48 @@ def test_report_has_a_curve_over_budgets():
     assert "| 10 | 50.0 ± 1.0 | 55.0 ± 1.0 | 52.0 ± 1.0 | 60.0 ± 1.0 | +10.0 [+0.0, +20.0] (vs active) |" in curve
     rep["rows"] = rep["rows"][:1]
     assert "Curve over budgets" not in comparison.render_markdown(rep)
+
+
+def test_curve_plot_is_written_or_skipped(tmp_path, monkeypatch, caplog):
+    def arm(acc):
+        return {"keywords": 0, "documents": 0, "accuracy_mean": acc, "accuracy_std": 0.01}
+
+    rows = [{"seed_size": "given", "model": "cnn", "oracle": "dict", "minutes": m,
+             "arms": {"base": arm(0.5), "clime": arm(0.5 + m / 100), "base+self-train": arm(0.55)}} for m in (10, 20)]
+    rep = {"name": "t", "split": "dev", "rows": rows}
+    png = comparison.plot_curve(rep, tmp_path / "c.png")
+    if png is not None:
+        assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert comparison.plot_curve(dict(rep, rows=rows[:1]), tmp_path / "one.png") is None  # one budget: no curve
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with caplog.at_level("INFO"):
+        assert comparison.plot_curve(rep, tmp_path / "none.png") is None
+    assert "matplotlib is not installed: no curve plot" in caplog.text and not (tmp_path / "none.png").exists()
+
+
+def test_docs_name_the_configs_with_three_training_runs():
+    """docs/experiment.md lists exactly the committed configurations whose train_runs is not 1, and no
+    configuration's comment says it is for run_example.sh unless run_example.sh runs it."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "experiment.md").read_text(encoding="utf-8")
+    para = text[text.index("Most committed\nconfigurations"):].split("\n\n")[0]
+    named = set(re.findall(r"`([\w.-]+\.json)`", para))
+    runs = {p.name: json.loads(p.read_text(encoding="utf-8")).get("train_runs", 3)
+            for p in (root / "experiments").glob("*.json")}
+    assert named == {n for n, r in runs.items() if r != 1}
+    script = (root / "run_example.sh").read_text(encoding="utf-8")
+    for p in (root / "experiments").glob("*.json"):
+        comment = json.loads(p.read_text(encoding="utf-8")).get("comment", "")
+        if re.search(r"\bfor run_example\.sh", comment):
+            assert p.name in script, p.name

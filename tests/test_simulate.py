@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from clime import simulate as sim
+from clime.errors import ClimeError
 from clime.feedback import read_feedback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,3 +301,40 @@ def test_doc_oracle_errors(tmp_path):
              "--out", out, cwd=t)
     assert r.returncode == 2 and "select_docs.py" in r.stderr
     assert not out.exists()
+
+
+def test_unknown_setup_format_is_refused(task):
+    d = task / "ui_data" / "future"
+    d.mkdir()
+    (d / "setup.json").write_text(json.dumps(dict(SETUP, format=99), ensure_ascii=False), encoding="utf-8")
+    (d / "vocab_tgt.json").write_text("[]", encoding="utf-8")
+    out = task / "x.csv"
+    r = _run("--task", "future", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out, cwd=task)
+    assert r.returncode == 2 and "unknown setup format 99" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_dict_oracle_takes_the_languages_from_the_task(task):
+    setup = dict(SETUP)
+    assert sim.oracle_languages(setup)[:2] == ("ENGLISH", "FRENCH")
+    assert "from setup.json" in sim.oracle_languages(setup)[2]
+    assert sim.oracle_languages(setup, "en", "fr")[:2] == ("en", "fr")
+    assert sim.oracle_languages(setup, exact=True)[:2] == (None, None)
+    assert sim.oracle_languages({"keywords": []})[:2] == (None, None)
+    assert sim.oracle_languages(dict(setup, tgt_lang="KLINGON"))[:2] == (None, None)  # the task's: a warning
+    with pytest.raises(ClimeError):
+        sim.oracle_languages(setup, "en", "klingon")  # the user's: an error
+    out = task / "m.csv"
+    r = _run("--task", "tiny", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--out", out, cwd=task)
+    assert r.returncode == 0, r.stderr
+    assert "dict oracle: base forms (english -> french, from setup.json)" in r.stderr
+    assert "with a judgement: update.py's 'keyword(s)'" in r.stderr
+    r = _run("--task", "tiny", "--ui-data", task / "ui_data", "--dict", task / "dict.tsv", "--exact", "--out", out,
+             cwd=task)
+    assert "dict oracle: exact words (--exact)" in r.stderr
+
+
+def test_keywords_judged_is_what_update_counts(task):
+    rows, stats = sim.simulate(SETUP, sim.make_oracle("dict", [task / "dict.tsv"]))
+    assert stats["keywords_judged"] == sum(1 for r in rows if r.pos1 or r.pos2 or r.neg1 or r.neg2)
+    assert stats["keywords_known"] <= stats["keywords"]
