@@ -189,7 +189,7 @@ class Comparison(Experiment):
                 ua += ["--device", cfg.device]
             ua += list(cfg.update_args) + ["--seed", seed, "-q"]
             src, tgt = edir / "src", edir / "tgt"
-        extra += self.fill(train_extra, f"custom arm {name!r}", fb)
+        extra += self.fill(train_extra, f"custom arm {name!r}", fb, d / "word_rank.txt")
         cdir = d / (f"{oracle}_k{k}_n{n}_{cfg.strategy}" + (f"_{_slug(name)}" if name else ""))
         ta = self.train_args(src, tgt, model, seed, cdir / "after.json")
         ta = ta[:-1] + extra + ta[-1:]

@@ -328,7 +328,7 @@ class Experiment:
             else:
                 cfg.conditions = list(cfg.conditions) + [SELF_TRAIN]
 
-    def fill(self, args, what, feedback=None):
+    def fill(self, args, what, feedback=None, rank=None):
         """``args`` with their placeholders (``{pool}``, ``{labeled}``, ``{feedback}``, ...) filled for
         one unit; only the files named are prepared (a placeholder the unit lacks is a ClimeError)."""
         import string
@@ -338,6 +338,8 @@ class Experiment:
                   "pool": self.pool_docs, "labeled": self.honest_label_docs}
         if feedback is not None:
             makers["feedback"] = lambda: str(feedback)
+        if rank is not None:
+            makers["rank"] = lambda: str(rank)
         names = {f for a in args for _, f, _, _ in string.Formatter().parse(str(a)) if f}
         return fill_placeholders(args, {n: makers[n]() for n in names if n in makers}, what)
 
@@ -517,7 +519,7 @@ class Experiment:
                     uargs = condition_args(cond, cfg.train_tokens)
                     targs = condition_train_args(cond, cfg.train_tokens)
                     uses_feedback = any("{feedback}" in a for a in targs)
-                    targs = self.fill(targs, f"condition {cond!r}", feedback)
+                    targs = self.fill(targs, f"condition {cond!r}", feedback, d / "word_rank.txt")
                     if uargs is None and not targs:
                         rec.update(after=before, p1_after=base["p1"], judgements=0, added=0, accepted=0)
                         recs.append(rec)

@@ -184,6 +184,7 @@ DEFAULT_TRAIN_TOKENS = {SELF_TRAIN: ["--self-train", "{pool}"]}
 PLACEHOLDERS = {"pool": "the unlabelled target pool without any dev or test document",
                 "labeled": "the labelled target documents without any dev or test document",
                 "feedback": "the keyword feedback CSV of the condition or arm",
+                "rank": "the unit's keyword ranking (rank_words.py's output, with each keyword's class)",
                 "train": "the labelled source training documents", "seed_dict": "the seed dictionary",
                 "categories": "the category names"}
 

@@ -430,3 +430,13 @@ def test_dask_failed_unit_is_retried_then_reported(tmp_path):
     rep = json.loads((tmp_path / "results" / "report.json").read_text(encoding="utf-8"))
     assert rep["partial"] and {x["seed"] for x in rep["records"]} == {0}
     assert tries.read_text().count("x") == 2  # the first try and one retry
+
+
+def test_placeholders_fill_the_units_files_and_refuse_unknown_names():
+    from clime.experiment_config import fill_placeholders
+
+    args = ["--keyword-features", "{feedback}", "--keyword-rank", "{rank}", "--self-train", "{pool}"]
+    got = fill_placeholders(args, {"feedback": "f.csv", "rank": "w.txt", "pool": "p.json"})
+    assert got == ["--keyword-features", "f.csv", "--keyword-rank", "w.txt", "--self-train", "p.json"]
+    with pytest.raises(ClimeError):
+        fill_placeholders(["{ranking}"], {"rank": "w.txt"})
