@@ -461,18 +461,17 @@ def test_real_server_bounded_threads_timeouts_and_lease(tmp_path):
     port = free_port()
     db = f"sqlite:///{tmp_path / 'inst' / 'clime.db'}"
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--ui-data", str(ui),
-                             "--instance", str(tmp_path / "inst"), "--db", db, "--threads", "4", "--timeout", "2",
+                             "--instance", str(tmp_path / "inst"), "--db", db, "--threads", "4", "--timeout", "10",
                              "--feedbacks", str(tmp_path / "fb"), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     socks = []
     try:
-        deadline = time.time() + 30
-        while True:
+        while True:  # no deadline: a started server either answers or exits
             try:
                 reply = http_get(port, "/demo/alice")
                 break
             except OSError:
-                assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()[-2000:]
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
                 time.sleep(0.2)
         head = reply.split(b"\r\n\r\n")[0].decode()
         assert head.startswith("HTTP/1.1 200") and "Server: clime" in head and "Werkzeug" not in head
@@ -487,12 +486,19 @@ def test_real_server_bounded_threads_timeouts_and_lease(tmp_path):
         time.sleep(0.5)
         assert threads_of(proc.pid) <= max(before, 4 + 3), (before, threads_of(proc.pid))
         t0 = time.time()
-        assert http_get(port, "/demo/alice").startswith(b"HTTP/1.1 200")  # still answers at once
-        assert time.time() - t0 < 2
-        # ... and the idle timeout closes them (2 s, checked every second)
+        assert http_get(port, "/demo/alice").startswith(b"HTTP/1.1 200")
+        # ... at once: before the idle timeout has closed the half-sent requests (not a wall-clock limit,
+        # which a loaded machine would trip: a server blocked by them would answer only after closing them)
+        socks[-1].setblocking(False)
+        try:
+            assert socks[-1].recv(1) != b"", "answered only after the half-sent requests were closed"
+        except BlockingIOError:
+            pass
+        socks[-1].setblocking(True)
+        # ... and the idle timeout closes them (10 s, checked every second)
         closed = 0
         for s in socks:
-            s.settimeout(max(0.1, t0 + 8 - time.time()))
+            s.settimeout(max(0.1, t0 + 60 - time.time()))
             try:
                 closed += s.recv(1) == b""
             except (socket.timeout, ConnectionResetError):
@@ -500,7 +506,7 @@ def test_real_server_bounded_threads_timeouts_and_lease(tmp_path):
         assert closed == len(socks), closed
         # 6. while it runs, clear_db.py refuses and deletes nothing
         r = subprocess.run([sys.executable, str(ROOT / "clear_db.py"), "--db", db, "--yes"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True)
         assert r.returncode == 2 and "a server is using this database" in r.stderr and "Traceback" not in r.stderr
     finally:
         for s in socks:
@@ -509,7 +515,7 @@ def test_real_server_bounded_threads_timeouts_and_lease(tmp_path):
         proc.wait(15)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
     r = subprocess.run([sys.executable, str(ROOT / "clear_db.py"), "--db", db, "--yes", "-q"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr  # the lease is gone with the server
 
 

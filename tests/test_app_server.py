@@ -35,17 +35,15 @@ def start_server(tmp, db_url, port):
                              "--ui-data", str(tmp / "ui"), "--instance", str(tmp / "inst"),
                              "--feedbacks", str(tmp / "fb"), "-q"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 30
-    while time.time() < deadline:
+    # no deadline: a started server either listens or exits (a loaded machine only makes it slower)
+    while True:
         if proc.poll() is not None:
             raise AssertionError(f"app.py exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
             return proc
         except OSError:
             time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("app.py did not start listening")
 
 
 class Client:
@@ -153,8 +151,7 @@ def test_acknowledged_actions_survive_kill_9(tmp, db_url):
 
     t = threading.Thread(target=work)
     t.start()
-    deadline = time.time() + 30
-    while len(acked) < 60 and time.time() < deadline:
+    while len(acked) < 60 and t.is_alive():  # no deadline: the worker stops only on a failed request
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)

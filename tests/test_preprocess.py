@@ -261,7 +261,7 @@ def test_categories_and_task_names(tmp_path):
 def run_script(args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
     return subprocess.run([sys.executable, str(ROOT / "preprocess_ui.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True)
 
 
 def test_bad_inputs_exit_2_and_leave_no_task(inputs):
