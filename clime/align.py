@@ -513,8 +513,14 @@ def split_holdout(weights, fraction=None, seed=0):
 
 
 def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", forbidden=(), device="cpu",
-               chunk=4096, evaluate=None, progress=False, holdout=None, patience=None, holdout_seed=0):
+               chunk=4096, evaluate=None, progress=False, holdout=None, patience=None, holdout_seed=0,
+               ties_later=False):
     """Self-learning orthogonal alignment with a held-out guard.
+
+    ``ties_later``: a round whose held-out hits equal the best so far replaces it (it still counts
+    toward ``patience``).  align.py keeps the earlier round (from a rough start a tie cannot show
+    that the induced pairs helped); update.py's re-fit takes the later one, because it starts from
+    an already self-learned space whose seed fit (round 0) would throw that alignment away.
 
     A part of the seed dictionary (``holdout``, default ``DEFAULT_HOLDOUT``, by source word:
     :func:`split_holdout` with ``holdout_seed``) is held out: its words are never fitted on nor
@@ -646,8 +652,11 @@ def self_learn(S, T, seed, rounds, vocab=20000, csls_k=10, direction="tgt2src", 
             fit_weights.setdefault(p, 1.0)
         W = _fit_pairs(S, T, fit_weights, direction)
         h = record(r, induced, time.perf_counter() - t0)
-        if not queries or h["_score"] > best["_score"]:
-            best, best_induced, stale = h, induced, 0
+        better = not queries or h["_score"] > best["_score"]
+        if better or (ties_later and h["_score"] == best["_score"]):
+            best, best_induced = h, induced
+        if better:
+            stale = 0
         else:
             stale += 1
             if stale >= patience:

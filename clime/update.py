@@ -333,7 +333,7 @@ def realign(S, T, seed_pairs, accepted, rejected, feedback_weight=1.0, refine=0,
             "feedback_weight": float(feedback_weight), "refine": int(refine)}
     if refine > 0:
         _, T_new, W, history = self_learn(S, T, weights, refine, vocab=refine_vocab, csls_k=csls_k,
-                                          forbidden=rejected, device=device, progress=progress)
+                                          forbidden=rejected, device=device, progress=progress, ties_later=True)
         info.update(rounds=history[:-1], pairs_final=history[-1]["pairs"], chosen_round=history[-1]["round"],
                     heldout_pairs=history[-1]["heldout_pairs"], stopped=history[-1]["stopped"])
         return T_new, W, info

@@ -527,3 +527,16 @@ def test_guard_is_off_for_inputs_already_aligned_on_the_seed(caplog):
     with caplog.at_level(logging.WARNING, logger="clime.align"):
         *_, hist = al.self_learn(S, T, seed, 2, vocab=400, csls_k=5)
     assert hist[-1]["heldout_pairs"] == 12 and not any("already aligned" in m for m in caplog.messages)
+
+
+def test_ties_keep_the_earlier_round_unless_ties_later():
+    """A seed large enough that its fit already gets every held-out pair right: every round ties.
+    align.py's guard keeps round 0; update.py's re-fit (ties_later) keeps the later rounds."""
+    S, T, R = _noisy_rotated(noise=0.02)
+    seed = [(i, i) for i in range(120)]
+    *_, early = al.self_learn(S, T, seed, 4, vocab=400, csls_k=5, patience=5)
+    *_, late = al.self_learn(S, T, seed, 4, vocab=400, csls_k=5, patience=5, ties_later=True)
+    fits = [h for h in early if "heldout_nn" in h]
+    assert len(fits) >= 2 and len({h["heldout_nn"] for h in fits}) == 1 and fits[0]["heldout_nn"] == 1.0
+    assert early[-1]["round"] == 0
+    assert late[-1]["round"] == max(h["round"] for h in late if "heldout_nn" in h) > 0

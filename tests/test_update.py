@@ -271,11 +271,11 @@ def test_realign_self_learning_keeps_feedback_and_never_induces_rejected(monkeyp
     assert T2.tobytes() == T_new.tobytes()
 
 
-def test_realign_guard_keeps_the_seed_fit_when_self_learning_drifts(caplog):
+def test_realign_guard_never_loses_held_out_pairs_when_self_learning_drifts():
     """A target whose bulk matches the source under another rotation: self-learning follows the bulk
-    away from the seed; the held-out guard keeps the seed-only fit and says so."""
-    import logging
-
+    away from the seed.  The held-out guard keeps a round that gets the held-out seed pairs as right as
+    the seed-only fit does (the re-fit takes the later round on a tie: it starts from a self-learned
+    space in real use), so the seed's translations survive."""
     rng = np.random.default_rng(0)
     S = unit(rng.standard_normal((400, 24)))
     R = rotation(24, 1)
@@ -284,13 +284,15 @@ def test_realign_guard_keeps_the_seed_fit_when_self_learning_drifts(caplog):
     T[:60] = S[:60] @ R
     seed = [(i, i) for i in range(60)]
     T0, W0, _ = up.realign(S, T, seed, [], [])
-    with caplog.at_level(logging.WARNING):
-        T1, W1, info = up.realign(S, T, seed, [], [], refine=5, refine_vocab=400, csls_k=5)
-    assert info["chosen_round"] == 0 and info["heldout_pairs"] == 12 and info["stopped"] == "patience"
-    assert any(m.startswith("warning: self-learning did not improve") for m in caplog.messages)
-    np.testing.assert_allclose(W1, W0, atol=1e-6)                     # the seed-only fit, whole seed
+    T1, W1, info = up.realign(S, T, seed, [], [], refine=5, refine_vocab=400, csls_k=5)
+    rounds = {h["round"]: h for h in info["rounds"] if "heldout_nn" in h}
+    assert info["heldout_pairs"] == 12 and info["stopped"] == "patience"
+    chosen = rounds[info["chosen_round"]]
+    assert chosen["heldout_nn"] + chosen["heldout_csls"] >= rounds[0]["heldout_nn"] + rounds[0]["heldout_csls"]
+    assert all(h["heldout_nn"] + h["heldout_csls"] <= chosen["heldout_nn"] + chosen["heldout_csls"]
+               for h in rounds.values())
     near = lambda X: float(np.mean(np.argmax(unit(X[:60]) @ unit(S[:60]).T, axis=1) == np.arange(60)))  # noqa: E731
-    assert near(T1) == near(T0) == 1.0
+    assert near(T0) == 1.0 and near(T1) >= 0.95
 
 
 def write_dir(path, E, words):
