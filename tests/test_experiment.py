@@ -152,7 +152,8 @@ def test_experiment_end_to_end(tmp_path):
     # (feedback starts from the self-learned space by default)
     assert rep["config"]["start"] == "selflearn"
     assert rep["rows"][0]["condition"] == "procrustes (seed only)"
-    assert len(rep["rows"]) == 5
+    # ... and the self-training row (self-learning + train.py --self-train on the pool, no annotator)
+    assert len(rep["rows"]) == 6 and sum(r["condition"] == excfg.SELF_TRAIN for r in rep["rows"]) == 1
     for row in rep["rows"]:
         assert row["n"] == 2 and row["seeds"] == [0, 1]
         for f in ("accuracy_before_mean", "accuracy_before_std", "accuracy_after_mean", "accuracy_after_std",
@@ -178,7 +179,7 @@ def test_experiment_end_to_end(tmp_path):
         assert acc["realign", seed] > 0
         assert acc["placebo-pairs+realign", seed] == acc["placebo-words+realign", seed] == acc["realign", seed]
     row = next(r for r in rep["rows"] if r["condition"] == "realign")
-    assert set(row["vs"]) == {"none", "placebo-pairs+realign", "placebo-words+realign"}
+    assert set(row["vs"]) == {"none", "placebo-pairs+realign", "placebo-words+realign", excfg.SELF_TRAIN}
     assert 0 < row["oracle_coverage"] <= 1
     assert "| realign | placebo-pairs+realign |" in md and "Oracle coverage" in md
     # a rerun reuses every finished step (no retraining) and gives the same numbers
@@ -315,7 +316,7 @@ def test_target_labels_control(tmp_path):
     res = json.loads((exp.work / "seedgiven" / "lr" / "s0" / "target_labels.json").read_text(encoding="utf-8"))
     assert res["tgt_train"]["files"] == [exp.label_docs] and res["tgt_train"]["documents"] > 0
     realign = next(r for r in rep["rows"] if r["condition"] == "realign")
-    assert set(realign["vs"]) == {"none", excfg.TARGET_LABELS}
+    assert set(realign["vs"]) == {"none", excfg.TARGET_LABELS, excfg.SELF_TRAIN}
     assert set(rows[0]["vs"]) == {"none"}
     assert f"| realign | {excfg.TARGET_LABELS} |" in exrep.render_markdown(rep)
     assert excfg.condition_args(excfg.TARGET_LABELS) is None
