@@ -273,22 +273,25 @@ class Experiment:
             r.script("binarize", "binarize.py", [cfg.tgt_vec, tgt, "-q"], [tgt / "E.npy"], self.work / "emb" / "tgt.stamp")
         for size in cfg.seed_sizes:
             size = str(size)
-            if size == "given":
-                self.bases[size] = {"src": Path(src), "tgt": Path(tgt), "seed_dict": cfg.seed_dict, "pairs": None}
-                continue
             d = self.work / "emb" / f"seed{size}"
             d.mkdir(parents=True, exist_ok=True)
-            uniq = draw_seed_pairs(_read_pairs(cfg.seed_dict) + _read_pairs(cfg.oracle_dict), cfg.draw_seed,
-                                   None if size == "full" else int(size))
+            if size == "given":  # the seed dictionary as given (the kits' vectors are not pre-aligned)
+                uniq = _read_pairs(cfg.seed_dict)
+            else:
+                uniq = draw_seed_pairs(_read_pairs(cfg.seed_dict) + _read_pairs(cfg.oracle_dict), cfg.draw_seed,
+                                       None if size == "full" else int(size))
             dict_path = d / "seed.tsv"
             text = "".join(f"{s}\t{t}\n" for s, t in uniq)
             if not dict_path.exists() or dict_path.read_text(encoding="utf-8") != text:
                 with atomic_open(dict_path) as fh:
                     fh.write(text)
-            r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path,
+            # plain Procrustes on the seed pairs: the rough start (self-learning is the other space)
+            r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path, "--refine", "0",
                                            "--out-src", d / "src", "--out-tgt", d / "tgt", "-q"],
                      [d / "src" / "E.npy", d / "tgt" / "E.npy"], d / "align.stamp")
-            self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path), "pairs": len(uniq),
+            self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path),
+                                "raw_src": Path(src), "raw_tgt": Path(tgt),
+                                "pairs": None if size == "given" else len(uniq),
                                 "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]}
         self.label_docs = (self.honest_label_docs() if "label" in cfg.oracles or TARGET_LABELS in cfg.conditions
                            else None)
@@ -305,9 +308,12 @@ class Experiment:
 
     def starting_spaces(self, size, proc):
         """The Procrustes space of a seed size and its self-learned version (align.py --refine from the
-        same seed pairs); returns the space feedback starts from, with the other one under "other"."""
+        same seed pairs); returns the space feedback starts from, with the other one under "other".
+        Self-learning starts from the unaligned inputs, not from the Procrustes space: a space already
+        fitted on the whole seed would leak the held-out seed pairs into align.py's guard."""
         d = self.work / "emb" / f"seed{size}_selflearn"
-        args = ["--src-emb", proc["src"], "--tgt-emb", proc["tgt"], "--dict", proc["seed_dict"],
+        args = ["--src-emb", proc.get("raw_src", proc["src"]), "--tgt-emb", proc.get("raw_tgt", proc["tgt"]),
+                "--dict", proc["seed_dict"],
                 "--out-src", d / "src", "--out-tgt", d / "tgt", "--csls-k", self.cfg.csls_k, "--min-pairs", 1, "-q"]
         if self.cfg.refine is not None:
             args += ["--refine", self.cfg.refine]
