@@ -286,7 +286,7 @@ class Experiment:
                 with atomic_open(dict_path) as fh:
                     fh.write(text)
             # plain Procrustes on the seed pairs: the rough start (self-learning is the other space)
-            r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path, "--refine", "0",
+            r.script("align", "align.py", ["--src-emb", src, "--tgt-emb", tgt, "--dict", dict_path, "--refine", "0", "--min-pairs", 1,
                                            "--out-src", d / "src", "--out-tgt", d / "tgt", "-q"],
                      [d / "src" / "E.npy", d / "tgt" / "E.npy"], d / "align.stamp")
             self.bases[size] = {"src": d / "src", "tgt": d / "tgt", "seed_dict": str(dict_path),
