@@ -366,27 +366,25 @@ class Experiment:
         return evaluate, (select if cfg.select_on_dev else None)
 
     def held_out(self):
-        """The ids and token lists of every document of the dev and test splits."""
+        """Every document of the dev and test splits (read once)."""
         from .text import read_docs
 
-        ids, texts = set(), set()
-        for p in sorted({p for p in (self.cfg.dev, self.cfg.test) if p and Path(p).exists()}):
-            for d in read_docs(p, labeled=False):
-                ids.add(str(d["id"]))
-                texts.add(tuple(d["text"]))
-        return ids, texts
+        if "_held" not in self.__dict__:
+            self._held = [d for p in sorted({p for p in (self.cfg.dev, self.cfg.test) if p and Path(p).exists()})
+                          for d in read_docs(p, labeled=False)]
+        return self._held
 
     def clean_docs(self, path, name, labeled=True):
         """``path`` without any document of the dev or test split (same id or identical text), so that
         no arm trains on them: ``path`` itself when none is there, else a copy under the work folder."""
-        from .text import read_docs, write_docs
+        from .text import read_docs, shared_with, write_docs
 
         cache = self.__dict__.setdefault("_clean", {})
         if (str(path), name) in cache:
             return cache[str(path), name]
-        ids, texts = self.held_out()
         docs = read_docs(path, labeled=labeled)
-        kept = [d for d in docs if str(d["id"]) not in ids and tuple(d["text"]) not in texts]
+        drop = set(shared_with(docs, self.held_out())[0])
+        kept = [d for i, d in enumerate(docs) if i not in drop]
         if len(kept) == len(docs):
             cache[str(path), name] = str(path)
             return str(path)
@@ -410,7 +408,7 @@ class Experiment:
         """A ``warning:`` for every training file that shares ids or identical texts with the dev or
         test split (parallel corpora such as SIB-200 give a sentence the same id in every language:
         an English training document with a test id is that test document's translation)."""
-        from .text import read_docs
+        from .text import read_docs, shared_with
 
         cfg = self.cfg
         files = {"train": cfg.train, "tgt_labeled": cfg.tgt_labeled, "tgt_unlabeled": cfg.tgt_unlabeled}
@@ -423,12 +421,10 @@ class Experiment:
             if not path or not Path(path).exists():
                 continue
             docs = read_docs(path, labeled=False)
-            ids, texts = {str(d["id"]) for d in docs}, {tuple(d["text"]) for d in docs}
             for split, hdocs in held.items():
                 if Path(path).resolve() == Path(splits[split]).resolve():
                     continue
-                n_id = sum(str(d["id"]) in ids for d in hdocs)
-                n_text = sum(tuple(d["text"]) in texts for d in hdocs)
+                _, n_id, n_text = shared_with(hdocs, docs)
                 if n_id or n_text:
                     found += 1
                     log.warning("warning: %s (%s) shares %d id(s) and %d identical text(s) with the %s split %s%s",

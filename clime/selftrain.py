@@ -23,6 +23,7 @@ import torch
 
 from .active import quotas
 from .errors import ClimeError
+from .text import shared_with
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,6 @@ class SelfTrainConfig:
             raise ClimeError(f"--self-train-threshold must be in [0, 1), got {self.threshold}")
 
 
-def overlap(docs, others):
-    """Indices of ``docs`` that share an id or an identical token list with a document of ``others``,
-    and the counts (by id, by text)."""
-    ids = {d["id"] for d in others}
-    texts = {tuple(d["text"]) for d in others}
-    by_id = [i for i, d in enumerate(docs) if d["id"] in ids]
-    by_text = [i for i, d in enumerate(docs) if tuple(d["text"]) in texts]
-    return sorted(set(by_id) | set(by_text)), len(by_id), len(by_text)
-
-
 def clean_pool(pool, held_out, pool_name="the self-training pool"):
     """``pool`` without the documents that share an id or an identical text with a held-out
     set; ``held_out``: [(name, docs)].  Warns for each set; a pool left empty is an error."""
@@ -63,7 +54,7 @@ def clean_pool(pool, held_out, pool_name="the self-training pool"):
     for name, docs in held_out:
         if not docs:
             continue
-        idx, n_id, n_text = overlap(pool, docs)
+        idx, n_id, n_text = shared_with(pool, docs)
         if idx:
             log.warning("warning: %s: dropped %d of its %d documents that are also in %s (%d by id, %d by identical "
                         "text): pseudo-labels must never come from dev or test documents", pool_name, len(idx),

@@ -140,3 +140,14 @@ def write_docs(path, docs):
     with atomic_open(path) as fh:
         for d in docs:
             fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+def shared_with(docs, others):
+    """Which of ``docs`` are also in ``others``: the same id (compared as text, so ``1`` and ``"1"``
+    match) or an identical token list.  In a parallel corpus (SIB-200) an equal id is the same
+    sentence in another language.  Returns (sorted indices into ``docs``, count by id, count by text)."""
+    ids = {str(d["id"]) for d in others}
+    texts = {tuple(d["text"]) for d in others}
+    by_id = [i for i, d in enumerate(docs) if str(d["id"]) in ids]
+    by_text = [i for i, d in enumerate(docs) if tuple(d["text"]) in texts]
+    return sorted(set(by_id) | set(by_text)), len(by_id), len(by_text)

@@ -364,14 +364,14 @@ def warn_overlap(train_sets, held_out):
     set.  ``train_sets``/``held_out``: [(name, docs)].  In a parallel corpus (SIB-200) an equal id
     is the same sentence in another language, so a source document with a dev document's id is
     that dev document's translation.  Returns the number of warnings."""
-    from .selftrain import overlap
+    from .text import shared_with
 
     n_warn = 0
     for tname, tdocs in train_sets:
         for hname, hdocs in held_out:
             if not tdocs or not hdocs:
                 continue
-            idx, n_id, n_text = overlap(tdocs, hdocs)
+            idx, n_id, n_text = shared_with(tdocs, hdocs)
             if idx:
                 n_warn += 1
                 log.warning("warning: %s: %d of its %d training document(s) share %s with %s (%d by id, %d by identical "

@@ -115,3 +115,12 @@ def test_write_docs_round_trip_utf8(tmp_path):
     raw = p.read_text(encoding="utf-8")
     assert "école" in raw and "\\u" not in raw and len(raw.splitlines()) == 2
     assert read_docs(p) == docs
+
+
+def test_shared_with_matches_ids_as_text_and_identical_token_lists():
+    from clime.text import shared_with
+
+    docs = [{"id": 1, "text": ["a"]}, {"id": 2, "text": ["b", "c"]}, {"id": 3, "text": ["d"]}, {"id": 4, "text": ["e"]}]
+    others = [{"id": "1", "text": ["x"]}, {"id": 9, "text": ["b", "c"]}, {"id": 4, "text": ["e"]}]
+    assert shared_with(docs, others) == ([0, 1, 3], 2, 2)
+    assert shared_with(docs, []) == ([], 0, 0)
