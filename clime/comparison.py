@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ClimeError
-from .experiment import Experiment, _load_json, _rel, _slug, report_config, train_lacks, _top_keywords, count_judgements, oracle_args, read_train_results
+from .experiment import Experiment, _load_json, _rel, _slug, report_config, _top_keywords, count_judgements, oracle_args, read_train_results
 from .experiment_config import PLACEHOLDERS, Config, condition_args, fill_placeholders
 from .experiment_report import _diff, _ms, mean_std, paired_ci, pyplot, save_figure
 from .fileio import atomic_open, write_json
@@ -256,15 +256,10 @@ class Comparison(Experiment):
         return [a for a in list(ARMS) + [a for a in self.cfg.arms if a not in ARMS] if a in present]
 
     def add_default_conditions(self):
-        """Every comparison also has the ``base+self-train`` arm once train.py has --self-train."""
+        """Every comparison also has the ``base+self-train`` arm (train.py --self-train on the pool)."""
         cfg = self.cfg
-        spec = cfg.custom_arms.get(BASE_SELF_TRAIN)
-        if spec and BASE_SELF_TRAIN not in cfg.arms:
-            missing = train_lacks(spec.get("train_args", []))
-            if missing:
-                log.info("no %s arm: train.py has no %s yet", BASE_SELF_TRAIN, ", ".join(missing))
-            else:
-                cfg.arms = list(cfg.arms) + [BASE_SELF_TRAIN]
+        if cfg.custom_arms.get(BASE_SELF_TRAIN) and BASE_SELF_TRAIN not in cfg.arms:
+            cfg.arms = list(cfg.arms) + [BASE_SELF_TRAIN]
 
     def write(self, report):
         self.out.mkdir(parents=True, exist_ok=True)

@@ -325,14 +325,10 @@ class Experiment:
 
     def add_default_conditions(self):
         """Every report shows self-learning (the start space, ``none``) and self-learning + self-training
-        (``self-train``: ``train.py --self-train POOL``), once train.py has that option."""
+        (``self-train``: ``train.py --self-train POOL``)."""
         cfg = self.cfg
         if SELF_TRAIN in cfg.train_tokens and SELF_TRAIN not in cfg.conditions:
-            missing = train_lacks(cfg.train_tokens[SELF_TRAIN])
-            if missing:
-                log.info("no %s row: train.py has no %s yet", SELF_TRAIN, ", ".join(missing))
-            else:
-                cfg.conditions = list(cfg.conditions) + [SELF_TRAIN]
+            cfg.conditions = list(cfg.conditions) + [SELF_TRAIN]
 
     def fill(self, args, what, feedback=None, rank=None):
         """``args`` with their placeholders (``{pool}``, ``{labeled}``, ``{feedback}``, ...) filled for
@@ -788,13 +784,6 @@ def run_on_dask(exp, units, done):
         if cluster is not None:
             cluster.close()
     return failures
-
-
-def train_lacks(args):
-    """The options among ``args`` that train.py does not have (read from its source, so that an
-    arm of an option another branch adds is skipped, with a log line, until the option is there)."""
-    text = (ROOT / "train.py").read_text(encoding="utf-8")
-    return [a for a in args if str(a).startswith("--") and f'"{a}"' not in text]
 
 
 def split_dev(path, folder, seed=0):
